@@ -267,7 +267,7 @@ fn nested<T>(
         }
     }
     let result = parse(obj, &mut |child, message| {
-        local.add(format!("{parent}.{child}"), message)
+        local.add(format!("{parent}.{child}"), message);
     });
     let ok = local.is_empty();
     errors.merge(local);

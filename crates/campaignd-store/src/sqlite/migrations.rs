@@ -1,0 +1,70 @@
+//! Forward-only schema migrations, embedded in the binary.
+//!
+//! A migration, once released, is never edited: fix forward with a new one.
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::map_err;
+use crate::{MigrationReport, Result, StoreError};
+
+/// `(version, SQL)`, in order.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+
+/// Applies every migration newer than the database's schema, each in its own
+/// immediate transaction.
+pub(super) fn apply(conn: &mut Connection) -> Result<MigrationReport> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        ) STRICT",
+    )
+    .map_err(map_err)?;
+    let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    let mut applied = Vec::new();
+    let mut current = current_version(conn)?;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (version, sql) in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        // Another process may have migrated while we waited for the lock.
+        let now_at: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        if *version <= now_at {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, campaignd_model::Timestamp::now().unix_millis()],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        applied.push(*version);
+        current = *version;
+    }
+    Ok(MigrationReport {
+        applied,
+        current: current.max(current_version(conn)?),
+    })
+}
+
+fn current_version(conn: &Connection) -> Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(map_err)
+}

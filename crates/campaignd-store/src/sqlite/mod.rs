@@ -1,0 +1,437 @@
+//! The SQLite backend: one file, WAL, a single writer connection and a small
+//! pool of readers.
+//!
+//! Every write runs in `BEGIN IMMEDIATE` on the writer connection, so
+//! writers queue on SQLite's lock (bounded by `busy_timeout`) instead of
+//! failing half-way with `SQLITE_BUSY` on upgrade. `synchronous=FULL` makes a
+//! commit durable before the caller hears of it. Readers never block the
+//! writer in WAL mode. rusqlite is synchronous, so each call runs on tokio's
+//! blocking pool.
+
+mod campaigns;
+mod keys;
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use campaignd_model::{
+    ApiKeyId, Campaign, CampaignDocument, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
+    KeyHasher, SERVER_SECRET_LEN, Timestamp,
+};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use crate::{
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, ImportSummary, KeyGrant,
+    MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+};
+
+/// How long a connection waits on a lock held by another before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The SQLite [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`. Call
+    /// [`Store::migrate`] before anything else.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let writer = open_connection(&path, true)?;
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Internal(format!(
+                "could not enable WAL (journal_mode is {mode})"
+            )));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || inner.read(f)).await
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || inner.write(f)).await
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?
+}
+
+fn open_connection(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = FULL;
+         PRAGMA trusted_schema = OFF;",
+    )
+    .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl Inner {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, false)?,
+        };
+        let result = f(&conn).map_err(map_err);
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(map_err)?;
+        Ok(value)
+    }
+}
+
+/// Maps a driver error onto the store's: lock and I/O trouble is worth a
+/// retry (503), anything else is a bug or corruption (500).
+#[expect(clippy::needless_pass_by_value, reason = "used as map_err(map_err)")]
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, _) = &e
+        && matches!(
+            code.code,
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::OutOfMemory
+        )
+    {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Internal(e.to_string())
+}
+
+/// Lets `?` on rusqlite results inside write closures.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        map_err(e)
+    }
+}
+
+/// Records a change in the log nodes poll, in the caller's transaction.
+pub(crate) fn record_change(tx: &Transaction<'_>, change: Change) -> rusqlite::Result<()> {
+    let (kind, center, campaign, key) = match change {
+        Change::Campaign(center, id) => ("campaign", Some(center.get()), Some(id.get()), None),
+        Change::Campaigns(center) => ("campaigns", Some(center.get()), None, None),
+        Change::ApiKey(id) => ("api_key", None, None, Some(id.get())),
+    };
+    tx.prepare_cached(
+        "INSERT INTO changes (kind, contact_center_id, campaign_id, api_key_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![kind, center, campaign, key, Timestamp::now().unix_millis()])?;
+    Ok(())
+}
+
+fn change_from_row(
+    kind: &str,
+    center: Option<i64>,
+    campaign: Option<i64>,
+    key: Option<i64>,
+) -> Option<Change> {
+    match kind {
+        "campaign" => Some(Change::Campaign(
+            ContactCenterId::new(center?)?,
+            CampaignId::new(campaign?)?,
+        )),
+        "campaigns" => Some(Change::Campaigns(ContactCenterId::new(center?)?)),
+        "api_key" => Some(Change::ApiKey(ApiKeyId::new(key?)?)),
+        _ => None,
+    }
+}
+
+fn center_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactCenter> {
+    let name: String = row.get(1)?;
+    Ok(ContactCenter {
+        id: ContactCenterId::new(row.get(0)?).ok_or_else(|| corrupt(0, "contact center id"))?,
+        name: name
+            .parse()
+            .map_err(|_| corrupt(1, "contact center name"))?,
+        created_at: Timestamp::from_unix_millis(row.get(2)?)
+            .ok_or_else(|| corrupt(2, "timestamp"))?,
+        campaigns: row.get::<_, i64>(3)? as u64,
+        active_keys: row.get::<_, i64>(4)? as u64,
+    })
+}
+
+const CENTER_SELECT: &str = "SELECT c.id, c.name, c.created_at,
+        (SELECT COUNT(*) FROM campaigns WHERE contact_center_id = c.id),
+        (SELECT COUNT(*) FROM api_keys WHERE contact_center_id = c.id AND revoked_at IS NULL)
+    FROM contact_centers c";
+
+/// A conversion error for a stored value that breaks its type's rules.
+pub(crate) fn corrupt(column: usize, what: &'static str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("stored {what} is invalid").into(),
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<MigrationReport> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            migrations::apply(&mut conn)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    async fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]> {
+        let existing = self
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT value FROM settings WHERE key = 'key_secret'",
+                    [],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .optional()
+            })
+            .await?;
+        let bytes = match existing {
+            Some(bytes) => bytes,
+            None => {
+                self.write(|tx| {
+                    tx.execute(
+                        "INSERT INTO settings (key, value) VALUES ('key_secret', ?1) ON CONFLICT (key) DO NOTHING",
+                        [KeyHasher::generate_secret().to_vec()],
+                    )?;
+                    Ok(tx.query_row("SELECT value FROM settings WHERE key = 'key_secret'", [], |r| {
+                        r.get::<_, Vec<u8>>(0)
+                    })?)
+                })
+                .await?
+            }
+        };
+        bytes
+            .try_into()
+            .map_err(|_| StoreError::Internal("stored key secret has the wrong length".into()))
+    }
+
+    async fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter> {
+        let name = name.clone();
+        self.write(move |tx| {
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM contact_centers WHERE name = ?1)",
+                [name.as_str()],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::CenterExists(name.to_string()));
+            }
+            tx.execute(
+                "INSERT INTO contact_centers (name, created_at) VALUES (?1, ?2)",
+                params![name.as_str(), Timestamp::now().unix_millis()],
+            )?;
+            let id = tx.last_insert_rowid();
+            Ok(tx.query_row(
+                &format!("{CENTER_SELECT} WHERE c.id = ?1"),
+                [id],
+                center_from_row,
+            )?)
+        })
+        .await
+    }
+
+    async fn contact_center_by_name(
+        &self,
+        name: &ContactCenterName,
+    ) -> Result<Option<ContactCenter>> {
+        let name = name.clone();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("{CENTER_SELECT} WHERE c.name = ?1"),
+                [name.as_str()],
+                center_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_contact_centers(&self) -> Result<Vec<ContactCenter>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("{CENTER_SELECT} ORDER BY c.id"))?;
+            stmt.query_map([], center_from_row)?.collect()
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo> {
+        self.write(move |tx| keys::create(tx, &key)).await
+    }
+
+    async fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>> {
+        self.read(move |conn| keys::list(conn, center)).await
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)> {
+        self.write(move |tx| keys::revoke(tx, id)).await
+    }
+
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>> {
+        let hash = *hash;
+        self.read(move |conn| keys::authenticate(conn, &hash)).await
+    }
+
+    async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()> {
+        let uses = uses.to_vec();
+        self.write(move |tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
+            )?;
+            for (id, at) in uses {
+                stmt.execute(params![id.get(), at.unix_millis()])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_campaign(
+        &self,
+        center: ContactCenterId,
+        id: CampaignId,
+    ) -> Result<Option<Campaign>> {
+        self.read(move |conn| campaigns::get(conn, center, id))
+            .await
+    }
+
+    async fn list_campaigns(
+        &self,
+        center: ContactCenterId,
+        filter: &CampaignFilter,
+        page: Page,
+    ) -> Result<CampaignPage> {
+        let filter = filter.clone();
+        self.read(move |conn| campaigns::list(conn, center, &filter, page))
+            .await
+    }
+
+    async fn campaigns_after(
+        &self,
+        center: ContactCenterId,
+        after: Option<CampaignId>,
+        limit: u32,
+    ) -> Result<Vec<Campaign>> {
+        self.read(move |conn| campaigns::after(conn, center, after, limit))
+            .await
+    }
+
+    async fn import_campaigns(
+        &self,
+        center: ContactCenterId,
+        records: Vec<CampaignDocument>,
+        progress: Option<Progress>,
+    ) -> Result<ImportSummary> {
+        self.write(move |tx| campaigns::import(tx, center, records, progress.as_ref()))
+            .await
+    }
+
+    async fn latest_change(&self) -> Result<i64> {
+        self.read(|conn| {
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
+    }
+
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, kind, contact_center_id, campaign_id, api_key_id FROM changes
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                let kind: String = r.get(1)?;
+                let change = change_from_row(&kind, r.get(2)?, r.get(3)?, r.get(4)?)
+                    .ok_or_else(|| corrupt(1, "change"))?;
+                Ok((r.get::<_, i64>(0)?, change))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
