@@ -1,1 +1,7 @@
-fn main() {}
+//! The `campaignd` binary: the service and its admin commands.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    campaignd_server::cli::main()
+}

@@ -1,0 +1,45 @@
+//! Admin commands: they work on the database directly, not through the API.
+
+pub mod campaigns;
+pub mod centers;
+pub mod keys;
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use campaignd_model::ContactCenterName;
+use campaignd_store::{ContactCenter, Store};
+
+/// Looks up a contact center by name, failing with a helpful message.
+pub(crate) async fn center(store: &dyn Store, name: &ContactCenterName) -> anyhow::Result<ContactCenter> {
+    store
+        .contact_center_by_name(name)
+        .await
+        .context("cannot read contact centers")?
+        .with_context(|| format!("no contact center named {:?} (see `campaignd center list`)", name.as_str()))
+}
+
+/// Prints rows as left-aligned columns under a header.
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<w$}  ");
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,10 @@
+//! campaignd's service and admin CLI.
+//!
+//! `serve` runs a node of the Dialer Campaigns API; the other subcommands
+//! administer the same database directly (contact centers, API keys, campaign
+//! import and export, migrations), which is how the first key of a fresh
+//! install is made.
+
+pub mod admin;
+pub mod cli;
+pub mod db;
