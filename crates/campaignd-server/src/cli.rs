@@ -1,7 +1,10 @@
 //! The command line: one binary, `campaignd`, with `serve` and the admin
 //! commands. Flags that scripts rely on are part of the contract; see
 //! docs/CLI.md.
-#![expect(clippy::doc_markdown, reason = "doc comments here are --help text, shown verbatim")]
+#![expect(
+    clippy::doc_markdown,
+    reason = "doc comments here are --help text, shown verbatim"
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +22,12 @@ use crate::db::{DEFAULT_DATABASE_URL, DatabaseUrl};
 /// Every command opens the database given by --database-url and applies any
 /// pending migrations first.
 #[derive(Debug, Parser)]
-#[command(name = "campaignd", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "campaignd",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Where the data lives: sqlite://PATH (a file, created if missing;
     /// sqlite:///ABS/PATH for an absolute path) or postgres://...
@@ -154,7 +162,10 @@ pub struct ExportArgs {
 /// code: 0 success, 1 failure (the reason on standard error), 2 bad usage.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -181,7 +192,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { .. } => unreachable!("handled above"),
         Command::Migrate => {
             if report.applied.is_empty() {
-                println!("{}: schema is up to date (version {})", cli.database_url, report.current);
+                println!(
+                    "{}: schema is up to date (version {})",
+                    cli.database_url, report.current
+                );
             } else {
                 let applied: Vec<String> = report.applied.iter().map(ToString::to_string).collect();
                 println!(
@@ -193,15 +207,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Center(CenterCommand::Create { name, json }) => admin::centers::create(store, &name, json).await,
-        Command::Center(CenterCommand::List { json }) => admin::centers::list(store, json).await,
-        Command::Key(KeyCommand::Create { center, scopes, name, json }) => {
-            admin::keys::create(store, &center, &scopes, name, json).await
+        Command::Center(CenterCommand::Create { name, json }) => {
+            admin::centers::create(store, &name, json).await
         }
-        Command::Key(KeyCommand::List { center, json }) => admin::keys::list(store, &center, json).await,
+        Command::Center(CenterCommand::List { json }) => admin::centers::list(store, json).await,
+        Command::Key(KeyCommand::Create {
+            center,
+            scopes,
+            name,
+            json,
+        }) => admin::keys::create(store, &center, &scopes, name, json).await,
+        Command::Key(KeyCommand::List { center, json }) => {
+            admin::keys::list(store, &center, json).await
+        }
         Command::Key(KeyCommand::Revoke { key_id }) => admin::keys::revoke(store, key_id).await,
-        Command::Campaign(CampaignCommand::Import(args)) => admin::campaigns::import(store, &args).await,
-        Command::Campaign(CampaignCommand::Export(args)) => admin::campaigns::export(store, &args).await,
+        Command::Campaign(CampaignCommand::Import(args)) => {
+            admin::campaigns::import(store, &args).await
+        }
+        Command::Campaign(CampaignCommand::Export(args)) => {
+            admin::campaigns::export(store, &args).await
+        }
     }
 }
 
@@ -218,11 +243,27 @@ mod tests {
 
     #[test]
     fn unknown_scopes_are_refused_at_parse_time() {
-        let err = Cli::try_parse_from(["campaignd", "key", "create", "--center", "a", "--scope", "campaigns.write"])
-            .unwrap_err();
+        let err = Cli::try_parse_from([
+            "campaignd",
+            "key",
+            "create",
+            "--center",
+            "a",
+            "--scope",
+            "campaigns.write",
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("unknown scope"), "{err}");
         let ok = Cli::try_parse_from([
-            "campaignd", "key", "create", "--center", "a", "--scope", "campaigns.read", "--scope", "campaigns.manage",
+            "campaignd",
+            "key",
+            "create",
+            "--center",
+            "a",
+            "--scope",
+            "campaigns.read",
+            "--scope",
+            "campaigns.manage",
         ]);
         assert!(ok.is_ok());
     }

@@ -23,7 +23,10 @@ pub enum DatabaseUrl {
 impl FromStr for DatabaseUrl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(rest) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+        if let Some(rest) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
             if rest.is_empty() {
                 return Err("sqlite URL has no path (expected sqlite://PATH)".into());
             }
@@ -53,13 +56,17 @@ impl std::fmt::Display for DatabaseUrl {
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<(Arc<dyn Store>, MigrationReport)> {
     let store: Arc<dyn Store> = match url {
         DatabaseUrl::Sqlite(path) => Arc::new(
-            SqliteStore::open(path).with_context(|| format!("cannot open database {}", path.display()))?,
+            SqliteStore::open(path)
+                .with_context(|| format!("cannot open database {}", path.display()))?,
         ),
         DatabaseUrl::Postgres(_) => {
             anyhow::bail!("this build has no PostgreSQL backend yet; use sqlite://PATH")
         }
     };
-    let report = store.migrate().await.context("cannot migrate the database")?;
+    let report = store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
     Ok((store, report))
 }
 
@@ -69,11 +76,29 @@ mod tests {
 
     #[test]
     fn database_urls_parse_by_scheme() {
-        assert_eq!("sqlite://campaignd.db".parse(), Ok(DatabaseUrl::Sqlite("campaignd.db".into())));
-        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
-        assert_eq!("sqlite:data/x.db".parse(), Ok(DatabaseUrl::Sqlite("data/x.db".into())));
-        assert!(matches!("postgres://u:p@h/db".parse(), Ok(DatabaseUrl::Postgres(_))));
-        for bad in ["", "campaignd.db", "sqlite://", "mysql://x", "sqlite://x.db?mode=ro"] {
+        assert_eq!(
+            "sqlite://campaignd.db".parse(),
+            Ok(DatabaseUrl::Sqlite("campaignd.db".into()))
+        );
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse(),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            "sqlite:data/x.db".parse(),
+            Ok(DatabaseUrl::Sqlite("data/x.db".into()))
+        );
+        assert!(matches!(
+            "postgres://u:p@h/db".parse(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        for bad in [
+            "",
+            "campaignd.db",
+            "sqlite://",
+            "mysql://x",
+            "sqlite://x.db?mode=ro",
+        ] {
             assert!(bad.parse::<DatabaseUrl>().is_err(), "{bad}");
         }
         let pg: DatabaseUrl = "postgres://u:secret@h/db".parse().unwrap();

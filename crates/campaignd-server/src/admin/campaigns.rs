@@ -42,18 +42,28 @@ impl std::fmt::Display for Position {
 /// is unwrapped.
 fn split_records(text: &str, problems: &mut Vec<String>) -> anyhow::Result<Vec<(Position, Value)>> {
     let unwrap = |v: Value| match v {
-        Value::Object(mut map) if map.len() == 1 && map.get("campaign").is_some_and(Value::is_object) => {
+        Value::Object(mut map)
+            if map.len() == 1 && map.get("campaign").is_some_and(Value::is_object) =>
+        {
             map.remove("campaign").expect("checked")
         }
         other => other,
     };
     if text.trim_start().starts_with('[') {
-        let values: Vec<Value> =
-            serde_json::from_str(text).context("the input starts with '[' but is not a valid JSON array")?;
+        let values: Vec<Value> = serde_json::from_str(text)
+            .context("the input starts with '[' but is not a valid JSON array")?;
         return Ok(values
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (Position { record: i + 1, line: None }, unwrap(v)))
+            .map(|(i, v)| {
+                (
+                    Position {
+                        record: i + 1,
+                        line: None,
+                    },
+                    unwrap(v),
+                )
+            })
             .collect());
     }
     let mut out = Vec::new();
@@ -61,7 +71,10 @@ fn split_records(text: &str, problems: &mut Vec<String>) -> anyhow::Result<Vec<(
         if line.trim().is_empty() {
             continue;
         }
-        let pos = Position { record: out.len() + problems.len() + 1, line: Some(i + 1) };
+        let pos = Position {
+            record: out.len() + problems.len() + 1,
+            line: Some(i + 1),
+        };
         match serde_json::from_str::<Value>(line) {
             Ok(v) => out.push((pos, unwrap(v))),
             Err(e) => problems.push(format!("{pos}: not valid JSON ({e})")),
@@ -73,7 +86,10 @@ fn split_records(text: &str, problems: &mut Vec<String>) -> anyhow::Result<Vec<(
 fn read_input(path: &Path) -> anyhow::Result<String> {
     let mut text = String::new();
     if path.as_os_str() == "-" {
-        std::io::stdin().lock().read_to_string(&mut text).context("cannot read standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
     } else {
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_string(&mut text))
@@ -94,8 +110,10 @@ fn report_problems(problems: &[String]) {
 fn progress_bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"))
-            .expect("valid template"),
+        ProgressStyle::with_template(&format!(
+            "{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
+        ))
+        .expect("valid template"),
     );
     bar
 }
@@ -139,7 +157,9 @@ pub async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Result<()> 
     let bar = progress_bar(records.len() as u64, "importing");
     let sink = bar.clone();
     let progress: Progress = Arc::new(move |n| sink.set_position(n));
-    let result = store.import_campaigns(center.id, records, Some(progress)).await;
+    let result = store
+        .import_campaigns(center.id, records, Some(progress))
+        .await;
     bar.finish_and_clear();
     let summary = match result {
         Ok(summary) => summary,
@@ -154,7 +174,11 @@ pub async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Result<()> 
         }
         Err(e) => return Err(e).context("the import failed; nothing was imported"),
     };
-    let mut msg = format!("imported {} campaign(s) into {:?}", summary.imported, center.name.as_str());
+    let mut msg = format!(
+        "imported {} campaign(s) into {:?}",
+        summary.imported,
+        center.name.as_str()
+    );
     if let Some((lo, hi)) = summary.id_range {
         let _ = write!(msg, " (ids {lo} to {hi})");
     }
@@ -177,9 +201,16 @@ pub async fn export(store: &dyn Store, args: &ExportArgs) -> anyhow::Result<()> 
             }
         }
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let name = path.file_name().context("FILE must name a file")?;
-            let partial = dir.join(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
+            let partial = dir.join(format!(
+                ".{}.partial-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
             let file = std::fs::File::create(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let bar = progress_bar(center.campaigns, "exporting");
@@ -187,14 +218,19 @@ pub async fn export(store: &dyn Store, args: &ExportArgs) -> anyhow::Result<()> 
             bar.finish_and_clear();
             let finished = result.and_then(|n| {
                 file.sync_all().context("cannot flush the export to disk")?;
-                std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::rename(&partial, path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(n)
             });
             if finished.is_err() {
                 let _ = std::fs::remove_file(&partial);
             }
             let n = finished?;
-            eprintln!("exported {n} campaign(s) from {:?} to {}", center.name.as_str(), path.display());
+            eprintln!(
+                "exported {n} campaign(s) from {:?} to {}",
+                center.name.as_str(),
+                path.display()
+            );
             Ok(())
         }
     }

@@ -19,18 +19,28 @@ fn to_json(c: &ContactCenter) -> serde_json::Value {
 
 /// Creates a contact center.
 pub async fn create(store: &dyn Store, name: &ContactCenterName, json: bool) -> anyhow::Result<()> {
-    let center = store.create_contact_center(name).await.context("cannot create the contact center")?;
+    let center = store
+        .create_contact_center(name)
+        .await
+        .context("cannot create the contact center")?;
     if json {
         println!("{}", to_json(&center));
     } else {
-        println!("created contact center {:?} (id {})", center.name.as_str(), center.id);
+        println!(
+            "created contact center {:?} (id {})",
+            center.name.as_str(),
+            center.id
+        );
     }
     Ok(())
 }
 
 /// Lists contact centers.
 pub async fn list(store: &dyn Store, json: bool) -> anyhow::Result<()> {
-    let centers = store.list_contact_centers().await.context("cannot list contact centers")?;
+    let centers = store
+        .list_contact_centers()
+        .await
+        .context("cannot list contact centers")?;
     if json {
         let all: Vec<_> = centers.iter().map(to_json).collect();
         println!("{}", serde_json::Value::Array(all));
@@ -52,6 +62,9 @@ pub async fn list(store: &dyn Store, json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "CAMPAIGNS", "ACTIVE KEYS", "CREATED"], &rows);
+    print_table(
+        &["ID", "NAME", "CAMPAIGNS", "ACTIVE KEYS", "CREATED"],
+        &rows,
+    );
     Ok(())
 }

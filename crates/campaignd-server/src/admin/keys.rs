@@ -43,7 +43,10 @@ pub async fn create(
         );
     }
     let center = center(store, center_name).await?;
-    let secret = store.server_secret().await.context("cannot read the server secret")?;
+    let secret = store
+        .server_secret()
+        .await
+        .context("cannot read the server secret")?;
     let token = ApiKeyToken::generate();
     let scopes: Scopes = scopes.iter().copied().collect();
     let info = store
@@ -73,16 +76,26 @@ pub async fn create(
 }
 
 /// Lists a center's keys, masked.
-pub async fn list(store: &dyn Store, center_name: &ContactCenterName, json: bool) -> anyhow::Result<()> {
+pub async fn list(
+    store: &dyn Store,
+    center_name: &ContactCenterName,
+    json: bool,
+) -> anyhow::Result<()> {
     let center = center(store, center_name).await?;
-    let keys = store.list_api_keys(center.id).await.context("cannot list API keys")?;
+    let keys = store
+        .list_api_keys(center.id)
+        .await
+        .context("cannot list API keys")?;
     if json {
         let all: Vec<_> = keys.iter().map(|k| to_json(k, &center.name)).collect();
         println!("{}", serde_json::Value::Array(all));
         return Ok(());
     }
     if keys.is_empty() {
-        eprintln!("no API keys for {:?}; create one with `campaignd key create`", center.name.as_str());
+        eprintln!(
+            "no API keys for {:?}; create one with `campaignd key create`",
+            center.name.as_str()
+        );
         return Ok(());
     }
     let never = || "-".to_owned();
@@ -100,7 +113,18 @@ pub async fn list(store: &dyn Store, center_name: &ContactCenterName, json: bool
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "KEY", "SCOPES", "CREATED", "REVOKED", "LAST USED"], &rows);
+    print_table(
+        &[
+            "ID",
+            "NAME",
+            "KEY",
+            "SCOPES",
+            "CREATED",
+            "REVOKED",
+            "LAST USED",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
@@ -114,7 +138,11 @@ pub async fn revoke(store: &dyn Store, id: ApiKeyId) -> anyhow::Result<()> {
         println!("revoked API key {} ({})", info.id, masked(&info.last4));
     } else {
         let at = info.revoked_at.map(|t| t.to_string()).unwrap_or_default();
-        println!("API key {} ({}) was already revoked at {at}", info.id, masked(&info.last4));
+        println!(
+            "API key {} ({}) was already revoked at {at}",
+            info.id,
+            masked(&info.last4)
+        );
     }
     Ok(())
 }

@@ -21,7 +21,12 @@ fn center_names_are_unique_and_listed_as_json() {
     assert!(dup.stderr().contains("already exists"), "{}", dup.stderr());
     db.run(&["center", "create", "globex"]).ok();
     let list = db.run(&["center", "list", "--json"]).json();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["acme", "globex"]);
 }
 
@@ -29,22 +34,50 @@ fn center_names_are_unique_and_listed_as_json() {
 fn a_key_is_shown_once_and_never_stored_in_plaintext() {
     let db = with_center("acme");
     let created = db
-        .run(&["key", "create", "--center", "acme", "--scope", "campaigns.read", "--name", "ci", "--json"])
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.read",
+            "--name",
+            "ci",
+            "--json",
+        ])
         .json();
     let key = created["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("cmpd_") && key.len() == 38, "{key}");
     assert!(created["id"].is_i64());
-    let plain = db.run(&["key", "create", "--center", "acme", "--scope", "campaigns.manage"]).ok();
+    let plain = db
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.manage",
+        ])
+        .ok();
     let plain_key = plain.trim();
-    assert!(plain_key.starts_with("cmpd_"), "stdout holds only the key: {plain:?}");
+    assert!(
+        plain_key.starts_with("cmpd_"),
+        "stdout holds only the key: {plain:?}"
+    );
 
     let listing = db.run(&["key", "list", "--center", "acme"]).ok();
     let listing_json = db.run(&["key", "list", "--center", "acme", "--json"]).ok();
     let raw = db.raw_bytes();
     for k in [&key[..], plain_key] {
         let body = &k[5..];
-        assert!(!listing.contains(body) && !listing_json.contains(body), "listing leaks a key");
-        assert!(!raw.windows(body.len()).any(|w| w == body.as_bytes()), "database holds a key in plaintext");
+        assert!(
+            !listing.contains(body) && !listing_json.contains(body),
+            "listing leaks a key"
+        );
+        assert!(
+            !raw.windows(body.len()).any(|w| w == body.as_bytes()),
+            "database holds a key in plaintext"
+        );
         assert!(listing.contains(&format!("****{}", &k[k.len() - 4..])));
     }
     let keys: Value = serde_json::from_str(&listing_json).unwrap();
@@ -57,14 +90,30 @@ fn a_key_is_shown_once_and_never_stored_in_plaintext() {
 fn unknown_scopes_and_missing_scopes_are_refused() {
     let db = with_center("acme");
     for args in [
-        &["key", "create", "--center", "acme", "--scope", "campaigns.write"][..],
-        &["key", "create", "--center", "acme", "--scope", "Campaigns.Read"][..],
+        &[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.write",
+        ][..],
+        &[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "Campaigns.Read",
+        ][..],
         &["key", "create", "--center", "acme"][..],
     ] {
         let run = db.run(args);
         assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
     }
-    let keys = db.run(&["key", "list", "--center", "acme", "--json"]).json();
+    let keys = db
+        .run(&["key", "list", "--center", "acme", "--json"])
+        .json();
     assert_eq!(keys, json!([]));
 }
 
@@ -73,17 +122,54 @@ fn the_fifty_first_active_key_is_refused_until_one_is_revoked() {
     let db = with_center("acme");
     let mut first_id = None;
     for _ in 0..50 {
-        let k = db.run(&["key", "create", "--center", "acme", "--scope", "campaigns.read", "--json"]).json();
+        let k = db
+            .run(&[
+                "key",
+                "create",
+                "--center",
+                "acme",
+                "--scope",
+                "campaigns.read",
+                "--json",
+            ])
+            .json();
         first_id.get_or_insert(k["id"].as_i64().unwrap());
     }
-    let refused = db.run(&["key", "create", "--center", "acme", "--scope", "campaigns.read"]);
+    let refused = db.run(&[
+        "key",
+        "create",
+        "--center",
+        "acme",
+        "--scope",
+        "campaigns.read",
+    ]);
     assert_eq!(refused.code(), 1);
-    assert!(refused.stderr().contains("50 active API keys"), "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("50 active API keys"),
+        "{}",
+        refused.stderr()
+    );
     assert!(refused.stdout().is_empty());
     let id = first_id.unwrap().to_string();
-    assert!(db.run(&["key", "revoke", &id]).ok().contains("revoked API key"));
-    assert!(db.run(&["key", "revoke", &id]).ok().contains("already revoked"));
-    db.run(&["key", "create", "--center", "acme", "--scope", "campaigns.read"]).ok();
+    assert!(
+        db.run(&["key", "revoke", &id])
+            .ok()
+            .contains("revoked API key")
+    );
+    assert!(
+        db.run(&["key", "revoke", &id])
+            .ok()
+            .contains("already revoked")
+    );
+    db.run(&[
+        "key",
+        "create",
+        "--center",
+        "acme",
+        "--scope",
+        "campaigns.read",
+    ])
+    .ok();
     let missing = db.run(&["key", "revoke", "424242"]);
     assert_eq!(missing.code(), 1);
     assert!(missing.stderr().contains("not found"));
@@ -93,30 +179,57 @@ fn the_fifty_first_active_key_is_refused_until_one_is_revoked() {
 fn invalid_records_are_refused_by_position_and_field_and_leave_nothing_behind() {
     let db = with_center("acme");
     let input = r#"[{"name": "fine"}, {"name": "bad", "dial_level": 11}, {"name": "typo", "dial_levl": 2}]"#;
-    let run = db.run_with_stdin(&["campaign", "import", "--center", "acme", "-"], Some(input.as_bytes()));
+    let run = db.run_with_stdin(
+        &["campaign", "import", "--center", "acme", "-"],
+        Some(input.as_bytes()),
+    );
     assert_eq!(run.code(), 1);
     let err = run.stderr();
-    assert!(err.contains("record 2: dial_level: must be greater than 0 and at most 10"), "{err}");
-    assert!(err.contains("record 3: dial_levl: is not a campaign field"), "{err}");
+    assert!(
+        err.contains("record 2: dial_level: must be greater than 0 and at most 10"),
+        "{err}"
+    );
+    assert!(
+        err.contains("record 3: dial_levl: is not a campaign field"),
+        "{err}"
+    );
     assert!(!err.contains("record 1"), "{err}");
     assert_eq!(db.run(&["campaign", "export", "--center", "acme"]).ok(), "");
 
     let ndjson = "{\"name\": \"a\"}\n\n{broken\n";
-    let run = db.run_with_stdin(&["campaign", "import", "--center", "acme", "-"], Some(ndjson.as_bytes()));
+    let run = db.run_with_stdin(
+        &["campaign", "import", "--center", "acme", "-"],
+        Some(ndjson.as_bytes()),
+    );
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("record 2 (line 3): not valid JSON"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("record 2 (line 3): not valid JSON"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(db.run(&["campaign", "export", "--center", "acme"]).ok(), "");
 }
 
 #[test]
 fn an_id_that_exists_refuses_the_whole_import() {
     let db = with_center("acme");
-    db.run_with_stdin(&["campaign", "import", "--center", "acme", "-"], Some(br#"{"id": 5, "name": "five"}"#))
-        .ok();
+    db.run_with_stdin(
+        &["campaign", "import", "--center", "acme", "-"],
+        Some(br#"{"id": 5, "name": "five"}"#),
+    )
+    .ok();
     let input = "{\"name\": \"new\"}\n{\"id\": 5, \"name\": \"again\"}\n";
-    let run = db.run_with_stdin(&["campaign", "import", "--center", "acme", "-"], Some(input.as_bytes()));
+    let run = db.run_with_stdin(
+        &["campaign", "import", "--center", "acme", "-"],
+        Some(input.as_bytes()),
+    );
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("record 2 (line 2): id: campaign 5 already exists"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("record 2 (line 2): id: campaign 5 already exists"),
+        "{}",
+        run.stderr()
+    );
     let export = db.run(&["campaign", "export", "--center", "acme"]).ok();
     assert_eq!(export.lines().count(), 1);
 }
@@ -125,27 +238,59 @@ fn an_id_that_exists_refuses_the_whole_import() {
 fn export_then_import_elsewhere_then_export_is_identical() {
     let db = with_center("acme");
     db.run(&["center", "create", "globex"]).ok();
-    let example: Value =
-        serde_json::from_str(include_str!("../../../campaignd-model/tests/fixtures/get-campaign-3.json")).unwrap();
+    let example: Value = serde_json::from_str(include_str!(
+        "../../../campaignd-model/tests/fixtures/get-campaign-3.json"
+    ))
+    .unwrap();
     let mut records = vec![example["campaign"].clone()];
     records.push(json!({"name": "Bare"}));
-    records.push(json!({"id": 40, "name": "Live one", "status": "paused", "live": true, "method": "power",
-                        "dial_level": 2.5, "created_at": "2026-02-01T08:00:00+02:00"}));
+    records.push(
+        json!({"id": 40, "name": "Live one", "status": "paused", "live": true, "method": "power",
+                        "dial_level": 2.5, "created_at": "2026-02-01T08:00:00+02:00"}),
+    );
     let file = db.file("in.json");
     std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
-    let out = db.run(&["campaign", "import", "--center", "acme", file.to_str().unwrap()]).ok();
+    let out = db
+        .run(&[
+            "campaign",
+            "import",
+            "--center",
+            "acme",
+            file.to_str().unwrap(),
+        ])
+        .ok();
     assert!(out.contains("imported 3 campaign(s)"), "{out}");
 
     let first = db.run(&["campaign", "export", "--center", "acme"]).ok();
-    let lines: Vec<Value> = first.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.iter().map(|l| l["id"].as_i64().unwrap()).collect::<Vec<_>>(), [3, 40, 41]);
+    let lines: Vec<Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["id"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [3, 40, 41]
+    );
     assert_eq!(lines[1]["created_at"], "2026-02-01T06:00:00.000Z");
     assert_eq!(lines[1]["dial_level"], 2.5);
     assert_eq!(lines[0]["dial_level"], json!(1));
 
-    db.run_with_stdin(&["campaign", "import", "--center", "globex", "-"], Some(first.as_bytes())).ok();
+    db.run_with_stdin(
+        &["campaign", "import", "--center", "globex", "-"],
+        Some(first.as_bytes()),
+    )
+    .ok();
     let exported = db.file("globex.ndjson");
-    db.run(&["campaign", "export", "--center", "globex", exported.to_str().unwrap()]).ok();
+    db.run(&[
+        "campaign",
+        "export",
+        "--center",
+        "globex",
+        exported.to_str().unwrap(),
+    ])
+    .ok();
     assert_eq!(std::fs::read_to_string(exported).unwrap(), first);
 }
 
@@ -159,16 +304,28 @@ fn twenty_thousand_campaigns_import_and_leave_a_sound_database() {
         ));
     }
     let started = std::time::Instant::now();
-    let out = db.run_with_stdin(&["campaign", "import", "--center", "acme", "-"], Some(input.as_bytes())).ok();
+    let out = db
+        .run_with_stdin(
+            &["campaign", "import", "--center", "acme", "-"],
+            Some(input.as_bytes()),
+        )
+        .ok();
     let elapsed = started.elapsed();
-    assert!(out.contains("imported 20000 campaign(s) into \"acme\" (ids 1 to 20000)"), "{out}");
+    assert!(
+        out.contains("imported 20000 campaign(s) into \"acme\" (ids 1 to 20000)"),
+        "{out}"
+    );
     // Generous for a debug build on a shared machine; the release build is
     // measured by bench/import.sh.
     assert!(elapsed.as_secs() < 60, "took {elapsed:?}");
     let conn = rusqlite::Connection::open(db.path()).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
-    let count: i64 = conn.query_row("SELECT COUNT(*) FROM campaigns", [], |r| r.get(0)).unwrap();
+    let count: i64 = conn
+        .query_row("SELECT COUNT(*) FROM campaigns", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(count, 20_000);
     let list = db.run(&["center", "list", "--json"]).json();
     assert_eq!(list[0]["campaigns"], 20_000);
@@ -187,7 +344,10 @@ fn help_explains_every_command() {
         &["campaign", "export", "--help"],
     ] {
         let out = db.run(cmd).ok();
-        assert!(out.contains("--database-url"), "{cmd:?} lacks --database-url:\n{out}");
+        assert!(
+            out.contains("--database-url"),
+            "{cmd:?} lacks --database-url:\n{out}"
+        );
     }
     let import = db.run(&["campaign", "import", "--help"]).ok();
     assert!(import.contains("'-' for standard input"), "{import}");
@@ -198,5 +358,9 @@ fn a_bad_database_url_is_explained() {
     let db = TestDb::new();
     let run = db.run(&["--database-url", "mysql://x", "center", "list"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("expected sqlite://PATH"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("expected sqlite://PATH"),
+        "{}",
+        run.stderr()
+    );
 }

@@ -11,7 +11,9 @@ pub(crate) struct TestDb {
 
 impl TestDb {
     pub(crate) fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub(crate) fn path(&self) -> PathBuf {
@@ -37,7 +39,11 @@ impl TestDb {
             .args(args)
             .env("CAMPAIGND_DATABASE_URL", self.url())
             .current_dir(self.dir.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -77,7 +83,13 @@ impl Run {
     /// Asserts success and returns standard output.
     #[track_caller]
     pub(crate) fn ok(&self) -> String {
-        assert_eq!(self.code(), 0, "stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stdout()
     }
     /// Asserts success and parses standard output as JSON.
