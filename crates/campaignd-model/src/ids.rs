@@ -103,6 +103,13 @@ positive_id!(
     /// A campaign's id, numbered per contact center.
     CampaignId
 );
+
+impl CampaignId {
+    /// The largest id a stored campaign may have: 2^53 - 1, the largest
+    /// integer every JSON client reads exactly. Larger ids still parse (a
+    /// request may name one) but never exist.
+    pub const MAX_STORED: i64 = (1 << 53) - 1;
+}
 positive_id!(
     /// A contact center's id.
     ContactCenterId

@@ -94,7 +94,8 @@ impl CampaignDocument {
         let id = p.field("id", |v| {
             v.as_i64()
                 .and_then(CampaignId::new)
-                .ok_or_else(|| "must be a positive integer".to_owned())
+                .filter(|id| id.get() <= CampaignId::MAX_STORED)
+                .ok_or_else(|| format!("must be a positive integer no greater than {}", CampaignId::MAX_STORED))
         });
         let status = p.field("status", |v| str_of(v)?.parse::<Status>());
         let created_at = p.field("created_at", timestamp);

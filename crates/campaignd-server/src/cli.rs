@@ -1,10 +1,6 @@
 //! The command line: one binary, `campaignd`, with `serve` and the admin
-//! commands. Flags that scripts rely on are part of the contract; see
-//! docs/CLI.md.
-#![expect(
-    clippy::doc_markdown,
-    reason = "doc comments here are --help text, shown verbatim"
-)]
+//! commands. Commands and flags that scripts rely on are part of the
+//! contract: change them only compatibly.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,12 +39,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API (not in this build yet).
-    Serve {
-        /// Create a `demo` contact center with sample campaigns and a key.
-        #[arg(long)]
-        demo: bool,
-    },
+    /// Run the HTTP API (Get campaign, Get list of campaigns, health,
+    /// OpenAPI). Stops on SIGTERM or SIGINT after in-flight requests finish.
+    Serve(crate::serve::ServeArgs),
     /// Apply pending database migrations and print the schema version.
     Migrate,
     /// Create and list contact centers (tenants).
@@ -183,13 +176,16 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Serve { .. } = cli.command {
-        anyhow::bail!("not yet: the HTTP API is not in this build; the admin commands work");
+    if let Command::Serve(args) = &cli.command {
+        crate::telemetry::init(args.log_format);
     }
     let (store, report) = crate::db::open(&cli.database_url).await?;
+    if let Command::Serve(args) = cli.command {
+        return crate::serve::run(store, args).await;
+    }
     let store = &*store;
     match cli.command {
-        Command::Serve { .. } => unreachable!("handled above"),
+        Command::Serve(_) => unreachable!("handled above"),
         Command::Migrate => {
             if report.applied.is_empty() {
                 println!(

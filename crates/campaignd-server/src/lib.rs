@@ -6,5 +6,16 @@
 //! install is made.
 
 pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod db;
+pub mod demo;
+pub mod error;
+pub mod handlers;
+pub mod openapi;
+pub mod ratelimit;
+pub mod serve;
+pub mod telemetry;
+pub mod watch;

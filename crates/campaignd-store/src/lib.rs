@@ -156,6 +156,16 @@ pub struct Page {
     pub offset: u64,
 }
 
+impl Default for Page {
+    /// The API's default page: the first 100.
+    fn default() -> Self {
+        Self {
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
 /// One page of campaigns and the size of the whole filtered set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignPage {

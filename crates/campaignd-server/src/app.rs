@@ -1,0 +1,169 @@
+//! Application state and the router.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::handler::Handler;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use campaignd_model::{ApiKeyId, KeyHasher, Scope, Timestamp};
+use campaignd_store::Store;
+
+use crate::auth::{Guard, guard};
+use crate::cache::{Freshness, KeyCache, RenderCache};
+use crate::error::ApiError;
+use crate::handlers;
+use crate::ratelimit::{LocalLimiter, Quota};
+use crate::telemetry;
+
+/// Settings the request path needs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Per-key (and per-address, for failed authentication) quota.
+    pub quota: Quota,
+    /// Byte budget of the rendered-body cache.
+    pub cache_bytes: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// This deployment's cluster id, shown in the OpenAPI document.
+    pub cluster_id: Option<String>,
+}
+
+/// Everything a request may touch; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+/// See [`AppState`].
+pub struct App {
+    /// The storage backend.
+    pub store: Arc<dyn Store>,
+    /// Hashes presented keys for lookup.
+    pub hasher: KeyHasher,
+    /// Key grants seen recently.
+    pub keys: KeyCache,
+    /// Rendered bodies.
+    pub renders: RenderCache,
+    /// Whether the caches are known to be current.
+    pub freshness: Freshness,
+    /// Per-key and per-address rate limits.
+    pub limiter: LocalLimiter,
+    /// Last-use times waiting to be written.
+    pub key_use: KeyUse,
+    /// Configuration.
+    pub config: AppConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state over `store`, reading its key secret.
+    pub async fn new(store: Arc<dyn Store>, config: AppConfig) -> anyhow::Result<Self> {
+        let secret = store.server_secret().await?;
+        Ok(Self(Arc::new(App {
+            hasher: KeyHasher::new(&secret),
+            keys: KeyCache::new(100_000),
+            renders: RenderCache::new(config.cache_bytes),
+            freshness: Freshness::new(Duration::from_secs(1)),
+            limiter: LocalLimiter::new(config.quota),
+            key_use: KeyUse::default(),
+            store,
+            config,
+        })))
+    }
+}
+
+/// Batches "key last used" times so authentication never writes.
+#[derive(Debug, Default)]
+pub struct KeyUse(Mutex<HashMap<ApiKeyId, Timestamp>>);
+
+impl KeyUse {
+    /// Notes that `key` was used now.
+    pub fn record(&self, key: ApiKeyId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Timestamp::now());
+    }
+
+    /// Takes everything recorded so far.
+    pub fn take(&self) -> Vec<(ApiKeyId, Timestamp)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect()
+    }
+}
+
+/// Every route served, as `(method, path)`; the OpenAPI document must list
+/// exactly these (a test checks).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v4/campaigns"),
+    ("get", "/api/v4/campaigns/{campaign_id}"),
+    ("get", "/api/v4/openapi.json"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+];
+
+/// Copies the matched route template onto the response for the access log.
+async fn record_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+/// The whole HTTP application.
+pub fn router(app: AppState) -> Router {
+    let read = Guard {
+        app: app.clone(),
+        scope: Scope::CampaignsRead,
+    };
+    let read_layer = || middleware::from_fn_with_state(read.clone(), guard);
+    Router::new()
+        .route(
+            "/api/v4/campaigns",
+            get(handlers::campaigns::list_campaigns.layer(read_layer())),
+        )
+        .route(
+            "/api/v4/campaigns/{campaign_id}",
+            get(handlers::campaigns::get_campaign.layer(read_layer())),
+        )
+        .route("/api/v4/openapi.json", get(handlers::openapi::openapi_json))
+        .route("/healthz", get(handlers::health::healthz))
+        .route("/readyz", get(handlers::health::readyz))
+        .route_layer(middleware::from_fn(record_route))
+        .fallback(not_found)
+        .with_state(app.clone())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            telemetry::panic_response,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app,
+            telemetry::request_context,
+        ))
+}

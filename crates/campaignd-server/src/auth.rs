@@ -1,0 +1,165 @@
+//! Authentication, scope and rate limit, in that order, in front of every
+//! API handler.
+//!
+//! A well-formed key is hashed and looked up (cache first); a request that
+//! fails authentication spends its client address's budget, never a key's.
+//! The scope is checked before the limit, so a 403 costs nothing and says
+//! nothing about whether the campaign exists.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use campaignd_model::{ApiKeyId, ApiKeyToken, ContactCenterId, Scope, Scopes};
+use campaignd_store::KeyGrant;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::ratelimit::{Decision, Subject};
+
+/// Who is calling: set by [`guard`] for the handlers behind it.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// The key's id (for logs and audit).
+    pub key_id: ApiKeyId,
+    /// The contact center the key acts for.
+    pub center: ContactCenterId,
+    /// The key's scopes.
+    pub scopes: Scopes,
+}
+
+/// The state of one [`guard`] instance: the app and the scope its endpoint
+/// names.
+#[derive(Clone)]
+pub struct Guard {
+    /// The application.
+    pub app: AppState,
+    /// The scope the endpoint requires.
+    pub scope: Scope,
+}
+
+/// Extracts the token from `Authorization: Bearer <key>` (scheme word in any
+/// case).
+fn bearer_token(headers: &HeaderMap) -> Option<ApiKeyToken> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    token.trim().parse().ok()
+}
+
+fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip())
+}
+
+/// Adds the `RateLimit-*` headers of `decision` to `response`.
+fn rate_headers(response: &mut Response, decision: &Decision) {
+    let headers = response.headers_mut();
+    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert(
+        "ratelimit-reset",
+        HeaderValue::from(decision.reset.as_nanos().div_ceil(1_000_000_000) as u64),
+    );
+}
+
+/// The key id of an authenticated request, kept on the response for the
+/// access log.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedKey(pub ApiKeyId);
+
+impl AppState {
+    /// The grant of a well-formed key, from the cache or storage.
+    async fn grant(&self, token: &ApiKeyToken) -> Result<Option<KeyGrant>, ApiError> {
+        let hash = self.hasher.hash(token);
+        let fresh = self.freshness.is_fresh();
+        if fresh && let Some(grant) = self.keys.get(&hash) {
+            return Ok(Some(grant));
+        }
+        let generation = self.keys.generation();
+        let grant = self.store.authenticate(&hash).await?;
+        if let (true, Some(grant)) = (fresh, grant) {
+            self.keys.fill(generation, hash, grant);
+        }
+        Ok(grant)
+    }
+}
+
+/// The middleware: authenticate, check the scope, spend the rate limit, then
+/// run the handler with a [`Caller`] in the request's extensions.
+pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let app = &guard.app;
+    let grant = match bearer_token(request.headers()) {
+        Some(token) => match app.grant(&token).await {
+            Ok(grant) => grant,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    let Some(grant) = grant else {
+        let decision = app.limiter.check(Subject::Address(client_ip(&request)));
+        return if decision.allowed {
+            ApiError::Unauthorized.into_response()
+        } else {
+            ApiError::TooManyRequests(decision.retry_after).into_response()
+        };
+    };
+    let subject = Subject::Key(grant.key_id);
+    if !grant.scopes.contains(guard.scope) {
+        let mut response = ApiError::Forbidden.into_response();
+        rate_headers(&mut response, &app.limiter.peek(subject));
+        response.extensions_mut().insert(LoggedKey(grant.key_id));
+        return response;
+    }
+    let decision = app.limiter.check(subject);
+    let mut response = if decision.allowed {
+        app.key_use.record(grant.key_id);
+        request.extensions_mut().insert(Caller {
+            key_id: grant.key_id,
+            center: grant.contact_center_id,
+            scopes: grant.scopes,
+        });
+        next.run(request).await
+    } else {
+        ApiError::TooManyRequests(decision.retry_after).into_response()
+    };
+    rate_headers(&mut response, &decision);
+    response.extensions_mut().insert(LoggedKey(grant.key_id));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_parse_with_any_case_scheme_and_nothing_else() {
+        let key = ApiKeyToken::generate();
+        let k = key.expose();
+        let cases = [
+            (format!("Bearer {k}"), true),
+            (format!("bearer {k}"), true),
+            (format!("BEARER  {k} "), true),
+            (format!("Basic {k}"), false),
+            ("Bearer".to_owned(), false),
+            ("Bearer ".to_owned(), false),
+            (k.to_owned(), false),
+            (format!("Bearer {}", &k[..k.len() - 1]), false),
+        ];
+        for (value, ok) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&value).unwrap(),
+            );
+            assert_eq!(bearer_token(&headers).is_some(), ok, "{value:?}");
+        }
+        assert!(bearer_token(&HeaderMap::new()).is_none());
+    }
+}

@@ -1,0 +1,322 @@
+//! `campaignd serve`: the listener, connection limits, graceful shutdown.
+//!
+//! Connections are served by hyper's HTTP/1.1 server directly (TLS ends in
+//! front of campaignd), so its protections can be set: a timer so the
+//! header-read timeout really fires (slow clients are cut), a 16 KiB cap on
+//! the request head (431 beyond it), and a cap on open connections (excess
+//! connections wait in the kernel's backlog rather than eat memory).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use campaignd_store::Store;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+
+use crate::app::{AppConfig, AppState, router};
+use crate::ratelimit::Quota;
+use crate::telemetry::LogFormat;
+use crate::watch::Watcher;
+
+/// Most bytes of request line and headers (SPEC §1).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Parses durations such as `500ms`, `5s`, `2m`, or bare seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?} is not a duration such as 500ms, 5s or 2m")),
+    }
+}
+
+/// The flags of `campaignd serve`, each with a `CAMPAIGND_*` twin.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CAMPAIGND_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+    /// This deployment's cluster id (as in https://{cluster_id}.voiso.com),
+    /// shown in the OpenAPI document.
+    #[arg(long, env = "CAMPAIGND_CLUSTER_ID", value_name = "ID")]
+    pub cluster_id: Option<String>,
+    /// Sustained requests per second allowed per API key (and per client
+    /// address for requests that fail authentication).
+    #[arg(
+        long,
+        env = "CAMPAIGND_RATE_LIMIT_PER_SECOND",
+        default_value = "50",
+        value_name = "N"
+    )]
+    pub rate_limit_per_second: NonZeroU32,
+    /// Requests a key may make at once before the per-second rate applies.
+    #[arg(
+        long,
+        env = "CAMPAIGND_RATE_LIMIT_BURST",
+        default_value = "100",
+        value_name = "N"
+    )]
+    pub rate_limit_burst: NonZeroU32,
+    /// Ensure a `demo` contact center with sample campaigns exists, create a
+    /// key for it with both scopes, and print the key and a curl command.
+    #[arg(long, env = "CAMPAIGND_DEMO")]
+    pub demo: bool,
+    /// Most connections open at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "CAMPAIGND_MAX_CONNECTIONS",
+        default_value = "1024",
+        value_name = "N"
+    )]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers (also the
+    /// idle time allowed between requests on a kept-alive connection).
+    #[arg(long, env = "CAMPAIGND_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_read_timeout: Duration,
+    /// Longest a request may take before it is answered 503.
+    #[arg(long, env = "CAMPAIGND_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
+    /// On SIGTERM or SIGINT, how long in-flight requests get to finish.
+    #[arg(long, env = "CAMPAIGND_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: Duration,
+    /// Memory for cached rendered responses, in MiB.
+    #[arg(
+        long,
+        env = "CAMPAIGND_CACHE_MB",
+        default_value = "16",
+        value_name = "MIB"
+    )]
+    pub cache_mb: usize,
+    /// Log format (filter with CAMPAIGND_LOG or RUST_LOG, default info).
+    #[arg(
+        long,
+        env = "CAMPAIGND_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The request path's configuration.
+    pub fn app_config(&self) -> AppConfig {
+        AppConfig {
+            quota: Quota {
+                per_second: self.rate_limit_per_second,
+                burst: self.rate_limit_burst,
+            },
+            cache_bytes: self.cache_mb * 1024 * 1024,
+            request_timeout: self.request_timeout,
+            cluster_id: self.cluster_id.clone(),
+        }
+    }
+
+    /// The listener's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: self.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
+/// Connection-level limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// Time allowed to send a request head.
+    pub header_read_timeout: Duration,
+    /// Time in-flight requests get after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Builds the app over `store` and serves it on `listener` until `shutdown`
+/// completes, then drains in-flight requests.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    config: AppConfig,
+    limits: Limits,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let app = AppState::new(Arc::clone(&store), config)
+        .await
+        .context("cannot start the application")?;
+    let watcher = Watcher::start(app.clone())
+        .await
+        .context("cannot read the change log")?;
+    let upkeep = tokio::spawn(async move { watcher.run().await });
+    let result = accept_loop(listener, router(app.clone()), limits, shutdown).await;
+    upkeep.abort();
+    // Last-use times noted since the last flush.
+    let final_flush = Watcher::start(app).await;
+    if let Ok(w) = final_flush {
+        w.flush_key_use().await;
+    }
+    result
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    let (drain_tx, drain_rx) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let request = request.map(Body::new);
+            let router = router.clone();
+            async move {
+                Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {}))
+            }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let mut drain = drain_rx.clone();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                }
+                _ = drain.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.as_mut().await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = drain_tx.send(());
+    let all = permits.acquire_many(limits.max_connections);
+    if tokio::time::timeout(limits.shutdown_grace, all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over; closing the remaining connections");
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// `campaignd serve`: open the database, seed the demo if asked, serve until
+/// a signal.
+pub async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let demo_key = if args.demo {
+        Some(crate::demo::seed(&*store).await?)
+    } else {
+        None
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    if let Some(key) = demo_key {
+        println!("campaignd is listening on http://{addr}");
+        println!("demo API key: {}", key.expose());
+        println!(
+            "try: curl -s http://{addr}/api/v4/campaigns/3 -H \"Authorization: Bearer {}\" -H \"Content-Type: application/json\"",
+            key.expose()
+        );
+    }
+    serve(
+        store,
+        args.app_config(),
+        args.limits(),
+        listener,
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! Request ids, the access log, the outermost limits, and logging set-up.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body::Body as _;
+
+use crate::app::AppState;
+use crate::auth::LoggedKey;
+use crate::error::{ApiError, body_for_status, json_response};
+
+/// Largest request body accepted (SPEC §1).
+pub const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// A request id echoed from the client if well formed: 1–128 characters of
+/// letters, digits and `-_.:`.
+fn well_formed_id(value: &HeaderValue) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+}
+
+/// A new request id: this process's random prefix and a counter.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 4];
+        // Only uniqueness across restarts suffers if this fails.
+        let _ = getrandom::fill(&mut b);
+        u32::from_le_bytes(b)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).expect("hex is a valid header value")
+}
+
+/// Gives an error response made below the handlers (axum's routing, a
+/// timeout) the JSON envelope if it has no body of its own.
+fn dress(response: &mut Response) {
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error())
+        && response.body().size_hint().exact() == Some(0)
+        && let Some(body) = body_for_status(status)
+    {
+        *response.body_mut() = Body::from(Bytes::from_static(body.as_bytes()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+}
+
+/// The outermost middleware: request id, body size check, request timeout,
+/// the JSON envelope for bare errors, and one access log line per request.
+pub async fn request_context(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| well_formed_id(v))
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    let method = request.method().clone();
+    let too_large = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+
+    let mut response = if too_large {
+        ApiError::PayloadTooLarge.into_response()
+    } else if let Ok(response) =
+        tokio::time::timeout(app.config.request_timeout, next.run(request)).await
+    {
+        response
+    } else {
+        tracing::warn!(request.id = ?id, "request timed out");
+        ApiError::Unavailable.into_response()
+    };
+    dress(&mut response);
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("-", |m| m.as_str())
+        .to_owned();
+    let key = response.extensions().get::<LoggedKey>().map(|k| k.0.get());
+    let status = response.status().as_u16();
+    response.headers_mut().insert(REQUEST_ID, id.clone());
+    // `event!`, not `info!`: `info!` with `target:` cannot take dotted names.
+    tracing::event!(
+        target: "campaignd::access",
+        tracing::Level::INFO,
+        request.id = id.to_str().unwrap_or("-"),
+        http.method = %method,
+        http.route = route,
+        http.status = status,
+        latency_us = started.elapsed().as_micros() as u64,
+        key.id = key,
+        "request"
+    );
+    response
+}
+
+/// Turns a handler panic into a 500 in the envelope; the panic is logged.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature CatchPanicLayer expects"
+)]
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "handler panicked");
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Bytes::from_static(br#"{"error":"Internal Server Error"}"#),
+    )
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global subscriber: `RUST_LOG` (or `CAMPAIGND_LOG`) filters,
+/// default `info`.
+pub fn init(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("CAMPAIGND_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| {
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+        });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_echoed_only_when_well_formed() {
+        for ok in ["abc", "req-1.2:3_x", &"a".repeat(128)] {
+            assert!(well_formed_id(&HeaderValue::from_str(ok).unwrap()), "{ok}");
+        }
+        for bad in ["", "a b", "<script>", &"a".repeat(129), "é"] {
+            let Ok(v) = HeaderValue::from_str(bad) else {
+                continue;
+            };
+            assert!(!well_formed_id(&v), "{bad}");
+        }
+        assert_ne!(new_request_id(), new_request_id());
+        assert!(well_formed_id(&new_request_id()));
+    }
+}
