@@ -95,7 +95,12 @@ impl CampaignDocument {
             v.as_i64()
                 .and_then(CampaignId::new)
                 .filter(|id| id.get() <= CampaignId::MAX_STORED)
-                .ok_or_else(|| format!("must be a positive integer no greater than {}", CampaignId::MAX_STORED))
+                .ok_or_else(|| {
+                    format!(
+                        "must be a positive integer no greater than {}",
+                        CampaignId::MAX_STORED
+                    )
+                })
         });
         let status = p.field("status", |v| str_of(v)?.parse::<Status>());
         let created_at = p.field("created_at", timestamp);

@@ -255,9 +255,15 @@ fn caller_id_set_limits_are_enforced() {
 
 #[test]
 fn stored_ids_stay_within_what_json_clients_read_exactly() {
-    let ok = CampaignDocument::parse(&json!({"name": "x", "id": 9_007_199_254_740_991_i64}), SystemFields::Accept);
+    let ok = CampaignDocument::parse(
+        &json!({"name": "x", "id": 9_007_199_254_740_991_i64}),
+        SystemFields::Accept,
+    );
     assert!(ok.is_ok());
-    let errors = errors_of(&json!({"name": "x", "id": 9_007_199_254_740_992_i64}), SystemFields::Accept);
+    let errors = errors_of(
+        &json!({"name": "x", "id": 9_007_199_254_740_992_i64}),
+        SystemFields::Accept,
+    );
     assert_eq!(
         errors.get("id"),
         Some(&["must be a positive integer no greater than 9007199254740991".to_owned()][..])

@@ -172,7 +172,7 @@ pub async fn serve(
         .await
         .context("cannot read the change log")?;
     let upkeep = tokio::spawn(async move { watcher.run().await });
-    let result = accept_loop(listener, router(app.clone()), limits, shutdown).await;
+    let result = serve_router(listener, router(app.clone()), limits, shutdown).await;
     upkeep.abort();
     // Last-use times noted since the last flush.
     let final_flush = Watcher::start(app).await;
@@ -182,7 +182,9 @@ pub async fn serve(
     result
 }
 
-async fn accept_loop(
+/// Serves any router with campaignd's connection handling (limits, timers,
+/// draining); [`serve`] uses it for the campaignd app.
+pub async fn serve_router(
     listener: TcpListener,
     router: Router,
     limits: Limits,

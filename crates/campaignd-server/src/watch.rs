@@ -51,7 +51,7 @@ impl Watcher {
                 self.app.freshness.confirm(started);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the change log; caches bypassed until it answers")
+                tracing::warn!(error = %e, "cannot read the change log; caches bypassed until it answers");
             }
         }
     }

@@ -364,3 +364,62 @@ fn a_bad_database_url_is_explained() {
         run.stderr()
     );
 }
+
+#[test]
+fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    let db = TestDb::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("CAMPAIGND_DATABASE_URL", db.url())
+        .current_dir(db.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines.next().unwrap().unwrap();
+    let addr = listening
+        .strip_prefix("campaignd is listening on http://")
+        .expect(&listening)
+        .to_owned();
+    let key_line = lines.next().unwrap().unwrap();
+    let key = key_line
+        .strip_prefix("demo API key: ")
+        .expect(&key_line)
+        .to_owned();
+    let curl = lines.next().unwrap().unwrap();
+    assert!(
+        curl.contains("/api/v4/campaigns/3") && curl.contains(&key),
+        "{curl}"
+    );
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(stream, "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.ends_with(&crate::support::minify(crate::support::EXAMPLE)),
+        "{reply}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // A second start reuses the demo data and makes another key.
+    let list = db
+        .run(&["key", "list", "--center", "demo", "--json"])
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let centers = db.run(&["center", "list", "--json"]).json();
+    assert_eq!(centers[0]["campaigns"], 26);
+}

@@ -3,4 +3,6 @@
 //! database in a temp dir.
 
 mod cli;
+mod hardening;
+mod read;
 mod support;

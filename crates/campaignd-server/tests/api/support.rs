@@ -98,3 +98,231 @@ impl Run {
         serde_json::from_str(&self.ok()).expect("stdout is JSON")
     }
 }
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use campaignd_model::{
+    ApiKeyToken, CampaignDocument, ContactCenterId, KeyHasher, Scope, SystemFields,
+};
+use campaignd_server::app::AppConfig;
+use campaignd_server::ratelimit::Quota;
+use campaignd_server::serve::Limits;
+use campaignd_store::{ApiKeyInfo, NewApiKey, SqliteStore, Store};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// The documented Get campaign example.
+pub(crate) const EXAMPLE: &str =
+    include_str!("../../../campaignd-model/tests/fixtures/get-campaign-3.json");
+
+/// Settings for a test server.
+pub(crate) struct Settings {
+    pub(crate) config: AppConfig,
+    pub(crate) limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config: AppConfig {
+                quota: Quota {
+                    per_second: NonZeroU32::new(1000).unwrap(),
+                    burst: NonZeroU32::new(1000).unwrap(),
+                },
+                cache_bytes: 4 << 20,
+                request_timeout: Duration::from_secs(10),
+                cluster_id: Some("cc-test01".into()),
+            },
+            limits: Limits {
+                max_connections: 64,
+                header_read_timeout: Duration::from_secs(5),
+                shutdown_grace: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+/// A server on port 0 over its own database.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _db: TestDb,
+}
+
+/// A response, read whole.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(Settings::default()).await
+    }
+
+    pub(crate) async fn start_with(settings: Settings) -> Self {
+        let db = TestDb::new();
+        let store = SqliteStore::open(db.path()).unwrap();
+        store.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(campaignd_server::serve::serve(
+            Arc::clone(&store),
+            settings.config,
+            settings.limits,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            addr,
+            store,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _db: db,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub(crate) async fn center(&self, name: &str) -> ContactCenterId {
+        self.store
+            .create_contact_center(&name.parse().unwrap())
+            .await
+            .unwrap()
+            .id
+    }
+
+    pub(crate) async fn key(
+        &self,
+        center: ContactCenterId,
+        scopes: &[Scope],
+    ) -> (String, ApiKeyInfo) {
+        let secret = self.store.server_secret().await.unwrap();
+        let token = ApiKeyToken::generate();
+        let info = self
+            .store
+            .create_api_key(NewApiKey {
+                contact_center_id: center,
+                name: None,
+                hash: KeyHasher::new(&secret).hash(&token),
+                last4: token.last4().to_owned(),
+                scopes: scopes.iter().copied().collect(),
+            })
+            .await
+            .unwrap();
+        (token.expose().to_owned(), info)
+    }
+
+    pub(crate) async fn reader(&self, center: ContactCenterId) -> String {
+        self.key(center, &[Scope::CampaignsRead]).await.0
+    }
+
+    pub(crate) async fn import(&self, center: ContactCenterId, records: &[Value]) {
+        let docs = records
+            .iter()
+            .map(|r| CampaignDocument::parse(r, SystemFields::Accept).unwrap())
+            .collect();
+        self.store
+            .import_campaigns(center, docs, None)
+            .await
+            .unwrap();
+    }
+
+    /// Imports the documented example (campaign 3).
+    pub(crate) async fn import_example(&self, center: ContactCenterId) {
+        let example: Value = serde_json::from_str(EXAMPLE).unwrap();
+        self.import(center, &[example["campaign"].clone()]).await;
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        let mut headers = Vec::new();
+        if let Some(k) = key {
+            headers.push(("authorization".to_owned(), format!("Bearer {k}")));
+        }
+        self.request("GET", path, &headers).await
+    }
+
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> Reply {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        for (name, value) in headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let res = req.send().await.expect("request sent");
+        Reply {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: res.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// Stops the server the way a signal would, and waits for it.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Removes insignificant whitespace from JSON text, keeping key order.
+pub(crate) fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for ch in text.chars() {
+        if in_string {
+            out.push(ch);
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+        } else if ch == '"' {
+            in_string = true;
+            out.push(ch);
+        } else if !ch.is_whitespace() {
+            out.push(ch);
+        }
+    }
+    out
+}

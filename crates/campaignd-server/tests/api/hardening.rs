@@ -1,0 +1,224 @@
+//! Sending the bad thing: slow clients, oversize heads and bodies, too many
+//! connections, shutdown with requests in flight, and garbage of all kinds.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{Settings, TestServer};
+
+/// Reads until the server closes the connection (or `limit` passes), and
+/// returns what was read.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return (out, true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slowloris_client_is_cut_off_by_the_header_read_timeout() {
+    let mut settings = Settings::default();
+    settings.limits.header_read_timeout = Duration::from_secs(1);
+    let server = TestServer::start_with(settings).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Dribble a header byte every 200 ms, never finishing the head.
+    let mut cut = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if stream.write_all(b"X").await.is_err() {
+            cut = true;
+            break;
+        }
+        let mut probe = [0u8; 1024];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut probe)).await
+        {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the slow client was never cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_by_the_header_read_timeout() {
+    let mut settings = Settings::default();
+    settings.limits.header_read_timeout = Duration::from_millis(500);
+    let server = TestServer::start_with(settings).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(closed, "an idle connection stayed open");
+}
+
+#[tokio::test]
+async fn request_heads_over_16_kib_answer_431() {
+    let server = TestServer::start().await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let big = "a".repeat(17 * 1024);
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+
+    // Just under the cap is fine.
+    let ok = server
+        .request(
+            "GET",
+            "/healthz",
+            &[("x-big".into(), "a".repeat(15 * 1024))],
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn bodies_over_2_mib_answer_413_in_the_envelope() {
+    let server = TestServer::start().await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = "GET /api/v4/campaigns HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("content-type: application/json"), "{text}");
+    assert!(text.ends_with(r#"{"error":"Payload Too Large"}"#), "{text}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let mut settings = Settings::default();
+    settings.limits.max_connections = 1;
+    let server = TestServer::start_with(settings).await;
+    // The first connection holds the only slot (kept alive, idle).
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    first
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buf)).await;
+    assert!(
+        waited.is_err(),
+        "the second connection was served while the first held the only slot"
+    );
+    drop(first);
+    let (reply, _) = read_until_closed(&mut second, Duration::from_secs(5)).await;
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            "done"
+        }),
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = Settings::default().limits;
+    let server = tokio::spawn(campaignd_server::serve::serve_router(
+        listener,
+        app,
+        limits,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let in_flight =
+        tokio::spawn(async move { client.get(format!("http://{addr}/slow")).send().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.send(()).unwrap();
+    let reply = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.text().await.unwrap(), "done");
+    server.await.unwrap().unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn no_input_makes_the_server_answer_5xx() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.reader(center).await;
+    let long = "x".repeat(8000);
+    let paths = [
+        "/api/v4/campaigns/%00",
+        "/api/v4/campaigns/%",
+        "/api/v4/campaigns/..%2F..%2Fetc%2Fpasswd",
+        "/api/v4/campaigns?limit=%FF%FE",
+        "/api/v4/campaigns?name=%00%01",
+        "/api/v4/campaigns?=&&&==&limit",
+        "/api/v4/campaigns?name=%E2%82",
+        &format!("/api/v4/campaigns?name={long}"),
+        "/api/v4/campaigns/3?x=%",
+        "//api//v4",
+    ];
+    for path in paths {
+        for auth in [None, Some(key.as_str())] {
+            let reply = server.get(path, auth).await;
+            assert!(reply.status.as_u16() < 500, "{path}: {}", reply.status);
+            assert_eq!(
+                reply.header("content-type"),
+                Some("application/json"),
+                "{path}"
+            );
+        }
+    }
+    let odd_headers = [
+        ("authorization", "Bearer \u{0}".to_owned()),
+        ("authorization", format!("Bearer {}", "cmpd_".repeat(1000))),
+        ("if-none-match", "\u{7f}".to_owned()),
+        ("content-length", "abc".to_owned()),
+    ];
+    for (name, value) in odd_headers {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\n{name}: {value}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        let text = String::from_utf8_lossy(&reply);
+        assert!(!text.starts_with("HTTP/1.1 5"), "{name}: {text}");
+    }
+}
