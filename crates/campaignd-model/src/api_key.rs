@@ -72,14 +72,28 @@ impl ApiKeyToken {
     }
 }
 
+/// CRC-32 (IEEE), one table lookup per byte.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
 /// CRC-32 (IEEE) of `data`, as 6 base62 digits.
-fn checksum(data: &[u8]) -> String {
+fn checksum_digits(data: &[u8]) -> [u8; CHECK_CHARS] {
     let mut crc = !0u32;
     for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
-        }
+        crc = (crc >> 8) ^ CRC_TABLE[((crc ^ u32::from(byte)) & 0xff) as usize];
     }
     let mut value = u64::from(!crc);
     let mut out = [b'0'; CHECK_CHARS];
@@ -87,7 +101,12 @@ fn checksum(data: &[u8]) -> String {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    String::from_utf8(out.to_vec()).expect("ASCII")
+    out
+}
+
+/// [`checksum_digits`] as a string.
+fn checksum(data: &[u8]) -> String {
+    String::from_utf8(checksum_digits(data).to_vec()).expect("ASCII")
 }
 
 impl FromStr for ApiKeyToken {
@@ -102,7 +121,7 @@ impl FromStr for ApiKeyToken {
             return Err(ParseKeyError::Malformed);
         }
         let (body, check) = s.split_at(TOKEN_LEN - CHECK_CHARS);
-        if checksum(body.as_bytes()) != check {
+        if checksum_digits(body.as_bytes()) != check.as_bytes() {
             return Err(ParseKeyError::Checksum);
         }
         Ok(Self(s.to_owned()))

@@ -1,14 +1,14 @@
 //! Application state and the router.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
 use axum::handler::Handler;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use campaignd_model::{ApiKeyId, KeyHasher, Scope, Timestamp};
@@ -123,14 +123,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
 ];
 
-/// Copies the matched route template onto the response for the access log.
-async fn record_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
+/// The route template of a response, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct Route(pub &'static str);
+
+impl AppState {
+    /// Runs a storage call within the request timeout: a store that is down
+    /// or too slow answers 503 rather than holding the request.
+    pub async fn storage<T>(
+        &self,
+        call: impl Future<Output = Result<T, campaignd_store::StoreError>>,
+    ) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.config.request_timeout, call).await {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                tracing::warn!("storage call timed out");
+                Err(ApiError::Unavailable)
+            }
+        }
     }
-    response
 }
 
 async fn not_found() -> Response {
@@ -139,31 +150,34 @@ async fn not_found() -> Response {
 
 /// The whole HTTP application.
 pub fn router(app: AppState) -> Router {
-    let read = Guard {
-        app: app.clone(),
-        scope: Scope::CampaignsRead,
+    let guarded = |scope, route| {
+        let guard_state = Guard {
+            app: app.clone(),
+            scope,
+            route: Route(route),
+        };
+        middleware::from_fn_with_state(guard_state, guard)
     };
-    let read_layer = || middleware::from_fn_with_state(read.clone(), guard);
     Router::new()
         .route(
             "/api/v4/campaigns",
-            get(handlers::campaigns::list_campaigns.layer(read_layer())),
+            get(handlers::campaigns::list_campaigns
+                .layer(guarded(Scope::CampaignsRead, "/api/v4/campaigns"))),
         )
         .route(
             "/api/v4/campaigns/{campaign_id}",
-            get(handlers::campaigns::get_campaign.layer(read_layer())),
+            get(handlers::campaigns::get_campaign.layer(guarded(
+                Scope::CampaignsRead,
+                "/api/v4/campaigns/{campaign_id}",
+            ))),
         )
         .route("/api/v4/openapi.json", get(handlers::openapi::openapi_json))
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
-        .route_layer(middleware::from_fn(record_route))
         .fallback(not_found)
-        .with_state(app.clone())
+        .with_state(app)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             telemetry::panic_response,
         ))
-        .layer(middleware::from_fn_with_state(
-            app,
-            telemetry::request_context,
-        ))
+        .layer(middleware::from_fn(telemetry::request_context))
 }

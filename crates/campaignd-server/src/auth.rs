@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use campaignd_model::{ApiKeyId, ApiKeyToken, ContactCenterId, Scope, Scopes};
 use campaignd_store::KeyGrant;
 
-use crate::app::AppState;
+use crate::app::{AppState, Route};
 use crate::error::ApiError;
 use crate::ratelimit::{Decision, Subject};
 
@@ -38,6 +38,8 @@ pub struct Guard {
     pub app: AppState,
     /// The scope the endpoint requires.
     pub scope: Scope,
+    /// The endpoint's route template, for the access log.
+    pub route: Route,
 }
 
 /// Extracts the token from `Authorization: Bearer <key>` (scheme word in any
@@ -83,7 +85,7 @@ impl AppState {
             return Ok(Some(grant));
         }
         let generation = self.keys.generation();
-        let grant = self.store.authenticate(&hash).await?;
+        let grant = self.storage(self.store.authenticate(&hash)).await?;
         if let (true, Some(grant)) = (fresh, grant) {
             self.keys.fill(generation, hash, grant);
         }
@@ -93,7 +95,13 @@ impl AppState {
 
 /// The middleware: authenticate, check the scope, spend the rate limit, then
 /// run the handler with a [`Caller`] in the request's extensions.
-pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let mut response = authorize_and_run(&guard, request, next).await;
+    response.extensions_mut().insert(guard.route);
+    response
+}
+
+async fn authorize_and_run(guard: &Guard, mut request: Request, next: Next) -> Response {
     let app = &guard.app;
     let grant = match bearer_token(request.headers()) {
         Some(token) => match app.grant(&token).await {

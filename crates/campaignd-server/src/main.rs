@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: the request path allocates many small, short-lived objects
+/// (headers, futures, log lines), which it serves markedly cheaper than the
+/// system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     campaignd_server::cli::main()
 }

@@ -53,7 +53,7 @@ impl AppState {
             return Ok(Some(hit));
         }
         let generation = self.renders.generation();
-        let Some(campaign) = self.store.get_campaign(center, id).await? else {
+        let Some(campaign) = self.storage(self.store.get_campaign(center, id)).await? else {
             return Ok(None);
         };
         let mut body = Vec::with_capacity(1024);
@@ -237,8 +237,7 @@ pub async fn list_campaigns(
     }
     let generation = app.renders.generation();
     let page = app
-        .store
-        .list_campaigns(center, &query.filter, query.page)
+        .storage(app.store.list_campaigns(center, &query.filter, query.page))
         .await?;
     let mut body = Vec::with_capacity(64 + page.campaigns.len() * 900);
     body.extend_from_slice(br#"{"campaigns":["#);

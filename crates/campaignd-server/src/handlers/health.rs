@@ -7,14 +7,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::app::AppState;
+use axum::Extension;
+
+use crate::app::{AppState, Route};
 use crate::error::{ApiError, json_response};
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
-pub async fn healthz() -> Response {
-    json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+pub async fn healthz() -> (Extension<Route>, Response) {
+    let body = Bytes::from_static(br#"{"status":"ok"}"#);
+    (
+        Extension(Route("/healthz")),
+        json_response(StatusCode::OK, body),
+    )
 }
 
 /// Storage answers within a second.
@@ -23,8 +29,8 @@ pub async fn healthz() -> Response {
         (status = 200, description = "Storage is reachable", body = Object, example = json!({"status": "ready"})),
         (status = 503, description = "Storage is unreachable", body = Object, example = json!({"error": "Service Unavailable"})),
     ))]
-pub async fn readyz(State(app): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(1), app.store.ping()).await {
+pub async fn readyz(State(app): State<AppState>) -> (Extension<Route>, Response) {
+    let response = match tokio::time::timeout(Duration::from_secs(1), app.store.ping()).await {
         Ok(Ok(())) => json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#)),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -34,5 +40,6 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             tracing::warn!("readiness check timed out");
             ApiError::Unavailable.into_response()
         }
-    }
+    };
+    (Extension(Route("/readyz")), response)
 }

@@ -5,15 +5,18 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::app::AppState;
+use axum::Extension;
+
+use crate::app::{AppState, Route};
 use crate::error::json_response;
 
 /// The OpenAPI document, generated from the handlers' annotations.
 #[utoipa::path(get, path = "/api/v4/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", body = Object)))]
-pub async fn openapi_json(State(app): State<AppState>) -> Response {
-    json_response(
-        StatusCode::OK,
-        Bytes::from(crate::openapi::document(app.config.cluster_id.as_deref())),
+pub async fn openapi_json(State(app): State<AppState>) -> (Extension<Route>, Response) {
+    let body = Bytes::from(crate::openapi::document(app.config.cluster_id.as_deref()));
+    (
+        Extension(Route("/api/v4/openapi.json")),
+        json_response(StatusCode::OK, body),
     )
 }

@@ -222,3 +222,175 @@ async fn no_input_makes_the_server_answer_5xx() {
         assert!(!text.starts_with("HTTP/1.1 5"), "{name}: {text}");
     }
 }
+
+/// A store whose campaign reads hang, as a stalled database would.
+struct StalledStore(std::sync::Arc<dyn campaignd_store::Store>);
+
+#[async_trait::async_trait]
+impl campaignd_store::Store for StalledStore {
+    async fn migrate(&self) -> campaignd_store::Result<campaignd_store::MigrationReport> {
+        self.0.migrate().await
+    }
+    async fn ping(&self) -> campaignd_store::Result<()> {
+        std::future::pending().await
+    }
+    async fn server_secret(&self) -> campaignd_store::Result<[u8; 32]> {
+        self.0.server_secret().await
+    }
+    async fn create_contact_center(
+        &self,
+        name: &campaignd_model::ContactCenterName,
+    ) -> campaignd_store::Result<campaignd_store::ContactCenter> {
+        self.0.create_contact_center(name).await
+    }
+    async fn contact_center_by_name(
+        &self,
+        name: &campaignd_model::ContactCenterName,
+    ) -> campaignd_store::Result<Option<campaignd_store::ContactCenter>> {
+        self.0.contact_center_by_name(name).await
+    }
+    async fn list_contact_centers(
+        &self,
+    ) -> campaignd_store::Result<Vec<campaignd_store::ContactCenter>> {
+        self.0.list_contact_centers().await
+    }
+    async fn create_api_key(
+        &self,
+        key: campaignd_store::NewApiKey,
+    ) -> campaignd_store::Result<campaignd_store::ApiKeyInfo> {
+        self.0.create_api_key(key).await
+    }
+    async fn list_api_keys(
+        &self,
+        center: campaignd_model::ContactCenterId,
+    ) -> campaignd_store::Result<Vec<campaignd_store::ApiKeyInfo>> {
+        self.0.list_api_keys(center).await
+    }
+    async fn revoke_api_key(
+        &self,
+        id: campaignd_model::ApiKeyId,
+    ) -> campaignd_store::Result<(campaignd_store::ApiKeyInfo, bool)> {
+        self.0.revoke_api_key(id).await
+    }
+    async fn authenticate(
+        &self,
+        hash: &campaignd_model::KeyHash,
+    ) -> campaignd_store::Result<Option<campaignd_store::KeyGrant>> {
+        self.0.authenticate(hash).await
+    }
+    async fn record_key_use(
+        &self,
+        uses: &[(campaignd_model::ApiKeyId, campaignd_model::Timestamp)],
+    ) -> campaignd_store::Result<()> {
+        self.0.record_key_use(uses).await
+    }
+    async fn get_campaign(
+        &self,
+        _center: campaignd_model::ContactCenterId,
+        _id: campaignd_model::CampaignId,
+    ) -> campaignd_store::Result<Option<campaignd_model::Campaign>> {
+        std::future::pending().await
+    }
+    async fn list_campaigns(
+        &self,
+        center: campaignd_model::ContactCenterId,
+        filter: &campaignd_store::CampaignFilter,
+        page: campaignd_store::Page,
+    ) -> campaignd_store::Result<campaignd_store::CampaignPage> {
+        self.0.list_campaigns(center, filter, page).await
+    }
+    async fn campaigns_after(
+        &self,
+        center: campaignd_model::ContactCenterId,
+        after: Option<campaignd_model::CampaignId>,
+        limit: u32,
+    ) -> campaignd_store::Result<Vec<campaignd_model::Campaign>> {
+        self.0.campaigns_after(center, after, limit).await
+    }
+    async fn import_campaigns(
+        &self,
+        center: campaignd_model::ContactCenterId,
+        records: Vec<campaignd_model::CampaignDocument>,
+        progress: Option<campaignd_store::Progress>,
+    ) -> campaignd_store::Result<campaignd_store::ImportSummary> {
+        self.0.import_campaigns(center, records, progress).await
+    }
+    async fn latest_change(&self) -> campaignd_store::Result<i64> {
+        self.0.latest_change().await
+    }
+    async fn changes_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> campaignd_store::Result<Vec<(i64, campaignd_store::Change)>> {
+        self.0.changes_since(after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_store_answers_503_within_the_request_timeout() {
+    let db = crate::support::TestDb::new();
+    let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
+    campaignd_store::Store::migrate(&sqlite).await.unwrap();
+    let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
+    let center = inner
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let secret = inner.server_secret().await.unwrap();
+    let token = campaignd_model::ApiKeyToken::generate();
+    inner
+        .create_api_key(campaignd_store::NewApiKey {
+            contact_center_id: center,
+            name: None,
+            hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
+            last4: token.last4().to_owned(),
+            scopes: [campaignd_model::Scope::CampaignsRead]
+                .into_iter()
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let store: std::sync::Arc<dyn campaignd_store::Store> =
+        std::sync::Arc::new(StalledStore(inner));
+    let mut settings = Settings::default();
+    settings.config.request_timeout = Duration::from_millis(300);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(campaignd_server::serve::serve(
+        store,
+        settings.config,
+        settings.limits,
+        listener,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let started = Instant::now();
+    let reply = client
+        .get(format!("http://{addr}/api/v4/campaigns/3"))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(reply.status(), 503);
+    assert_eq!(reply.headers()["retry-after"], "1");
+    assert_eq!(
+        reply.text().await.unwrap(),
+        r#"{"error":"Service Unavailable"}"#
+    );
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // Readiness reports the stall too.
+    let ready = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
