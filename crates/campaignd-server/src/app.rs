@@ -134,12 +134,11 @@ impl AppState {
         &self,
         call: impl Future<Output = Result<T, campaignd_store::StoreError>>,
     ) -> Result<T, ApiError> {
-        match tokio::time::timeout(self.config.request_timeout, call).await {
-            Ok(result) => Ok(result?),
-            Err(_) => {
-                tracing::warn!("storage call timed out");
-                Err(ApiError::Unavailable)
-            }
+        if let Ok(result) = tokio::time::timeout(self.config.request_timeout, call).await {
+            Ok(result?)
+        } else {
+            tracing::warn!("storage call timed out");
+            Err(ApiError::Unavailable)
         }
     }
 }
