@@ -371,12 +371,14 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
     use std::process::{Command, Stdio};
 
     let db = TestDb::new();
+    let log_path = db.file("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
         .env("CAMPAIGND_DATABASE_URL", db.url())
+        .env("CAMPAIGND_LOG", "info")
         .current_dir(db.dir.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -414,6 +416,23 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+
+    // The access log has the request, its route, status and key id; never the key.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let access = log
+        .lines()
+        .find(|l| l.contains("campaignd::access") && l.contains("http.status=200"))
+        .unwrap_or_else(|| panic!("no access line in:\n{log}"));
+    for field in [
+        "request.id=",
+        "http.method=GET",
+        "http.route=/api/v4/campaigns/{campaign_id}",
+        "latency_us=",
+        "key.id=1",
+    ] {
+        assert!(access.contains(field), "{field} missing from {access}");
+    }
+    assert!(!log.contains(&key[5..]), "the log holds the key");
 
     // A second start reuses the demo data and makes another key.
     let list = db
