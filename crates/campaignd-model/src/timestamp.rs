@@ -45,8 +45,8 @@ impl Timestamp {
         self.0
     }
 
-    /// Writes the canonical form into `out` without allocating.
-    pub fn write_to(self, out: &mut String) {
+    /// The canonical form as ASCII bytes, without allocating.
+    pub fn to_ascii(self) -> [u8; 24] {
         let days = self.0.div_euclid(86_400_000);
         let ms_of_day = self.0.rem_euclid(86_400_000);
         let (y, m, d) = civil_from_days(days);
@@ -68,7 +68,12 @@ impl Timestamp {
         buf[19] = b'.';
         put(&mut buf[20..23], ms);
         buf[23] = b'Z';
-        out.push_str(std::str::from_utf8(&buf).expect("ASCII"));
+        buf
+    }
+
+    /// Appends the canonical form to `out`.
+    pub fn write_to(self, out: &mut String) {
+        out.push_str(std::str::from_utf8(&self.to_ascii()).expect("ASCII"));
     }
 }
 
@@ -109,9 +114,7 @@ impl FromStr for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(24);
-        self.write_to(&mut s);
-        f.write_str(&s)
+        f.write_str(std::str::from_utf8(&self.to_ascii()).expect("ASCII"))
     }
 }
 

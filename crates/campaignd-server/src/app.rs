@@ -123,9 +123,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
 ];
 
-/// The route template of a response, for the access log.
+/// What the access log says of a response beyond its status: the route
+/// template, and the key that authenticated it.
 #[derive(Debug, Clone, Copy)]
-pub struct Route(pub &'static str);
+pub struct Route {
+    /// The route template, e.g. `/api/v4/campaigns/{campaign_id}`.
+    pub template: &'static str,
+    /// The authenticating key's id, if a key authenticated.
+    pub key: Option<ApiKeyId>,
+}
+
+impl Route {
+    /// A route answered without a key.
+    pub const fn open(template: &'static str) -> Self {
+        Self {
+            template,
+            key: None,
+        }
+    }
+}
 
 impl AppState {
     /// Runs a storage call within the request timeout: a store that is down
@@ -153,7 +169,7 @@ pub fn router(app: AppState) -> Router {
         let guard_state = Guard {
             app: app.clone(),
             scope,
-            route: Route(route),
+            route: Route::open(route),
         };
         middleware::from_fn_with_state(guard_state, guard)
     };

@@ -71,11 +71,6 @@ fn rate_headers(response: &mut Response, decision: &Decision) {
     );
 }
 
-/// The key id of an authenticated request, kept on the response for the
-/// access log.
-#[derive(Debug, Clone, Copy)]
-pub struct LoggedKey(pub ApiKeyId);
-
 impl AppState {
     /// The grant of a well-formed key, from the cache or storage.
     async fn grant(&self, token: &ApiKeyToken) -> Result<Option<KeyGrant>, ApiError> {
@@ -96,34 +91,41 @@ impl AppState {
 /// The middleware: authenticate, check the scope, spend the rate limit, then
 /// run the handler with a [`Caller`] in the request's extensions.
 pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let mut response = authorize_and_run(&guard, request, next).await;
-    response.extensions_mut().insert(guard.route);
+    let (mut response, key) = authorize_and_run(&guard, request, next).await;
+    response
+        .extensions_mut()
+        .insert(Route { key, ..guard.route });
     response
 }
 
-async fn authorize_and_run(guard: &Guard, mut request: Request, next: Next) -> Response {
+/// The response, and the key that authenticated it, if one did.
+async fn authorize_and_run(
+    guard: &Guard,
+    mut request: Request,
+    next: Next,
+) -> (Response, Option<ApiKeyId>) {
     let app = &guard.app;
     let grant = match bearer_token(request.headers()) {
         Some(token) => match app.grant(&token).await {
             Ok(grant) => grant,
-            Err(e) => return e.into_response(),
+            Err(e) => return (e.into_response(), None),
         },
         None => None,
     };
     let Some(grant) = grant else {
         let decision = app.limiter.check(Subject::Address(client_ip(&request)));
-        return if decision.allowed {
+        let response = if decision.allowed {
             ApiError::Unauthorized.into_response()
         } else {
             ApiError::TooManyRequests(decision.retry_after).into_response()
         };
+        return (response, None);
     };
     let subject = Subject::Key(grant.key_id);
     if !grant.scopes.contains(guard.scope) {
         let mut response = ApiError::Forbidden.into_response();
         rate_headers(&mut response, &app.limiter.peek(subject));
-        response.extensions_mut().insert(LoggedKey(grant.key_id));
-        return response;
+        return (response, Some(grant.key_id));
     }
     let decision = app.limiter.check(subject);
     let mut response = if decision.allowed {
@@ -138,8 +140,7 @@ async fn authorize_and_run(guard: &Guard, mut request: Request, next: Next) -> R
         ApiError::TooManyRequests(decision.retry_after).into_response()
     };
     rate_headers(&mut response, &decision);
-    response.extensions_mut().insert(LoggedKey(grant.key_id));
-    response
+    (response, Some(grant.key_id))
 }
 
 #[cfg(test)]

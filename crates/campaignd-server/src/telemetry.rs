@@ -13,8 +13,8 @@ use bytes::Bytes;
 use http_body::Body as _;
 
 use crate::app::Route;
-use crate::auth::LoggedKey;
 use crate::error::{ApiError, body_for_status, json_response};
+use campaignd_model::ApiKeyId;
 
 /// Largest request body accepted (SPEC §1).
 pub const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
@@ -42,7 +42,18 @@ fn new_request_id() -> HeaderValue {
         u32::from_le_bytes(b)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).expect("hex is a valid header value")
+    let mut buf = [b'-'; 21];
+    hex_into(&mut buf[..8], u64::from(prefix));
+    hex_into(&mut buf[9..], n);
+    HeaderValue::from_bytes(&buf).expect("hex is a valid header value")
+}
+
+/// Writes the low `out.len()` hex digits of `value` into `out`.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
+    }
 }
 
 /// Gives an error response made below the handlers (axum's routing, a
@@ -88,8 +99,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
         next.run(request).await
     };
     dress(&mut response);
-    let route = response.extensions().get::<Route>().map_or("-", |r| r.0);
-    let key = response.extensions().get::<LoggedKey>().map(|k| k.0.get());
+    let info = response.extensions().get::<Route>().copied();
+    let route = info.map_or("-", |r| r.template);
+    let key = info.and_then(|r| r.key).map(ApiKeyId::get);
     let status = response.status().as_u16();
     response.headers_mut().insert(REQUEST_ID, id.clone());
     // `event!`, not `info!`: `info!` with `target:` cannot take dotted names.
@@ -144,15 +156,96 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|| {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
         });
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+        .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(CompactText).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// The text log format: `TIME LEVEL target: message key=value ...`, one
+/// line per event, written without styling or intermediate allocation (it
+/// runs once per request for the access log).
+struct CompactText;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for CompactText
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let now = campaignd_model::Timestamp::now().to_ascii();
+        writer.write_str(std::str::from_utf8(&now).unwrap_or("-"))?;
+        let meta = event.metadata();
+        writer.write_char(' ')?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_char(' ')?;
+        writer.write_str(meta.target())?;
+        writer.write_char(':')?;
+        let mut visitor = CompactFields {
+            writer: &mut writer,
+            result: Ok(()),
+        };
+        event.record(&mut visitor);
+        visitor.result?;
+        writer.write_char('\n')
+    }
+}
+
+/// Writes ` name=value` for each field; the message bare.
+struct CompactFields<'w, 'a> {
+    writer: &'w mut tracing_subscriber::fmt::format::Writer<'a>,
+    result: std::fmt::Result,
+}
+
+impl CompactFields<'_, '_> {
+    fn name(&mut self, field: &tracing::field::Field) -> std::fmt::Result {
+        self.writer.write_char(' ')?;
+        if field.name() != "message" {
+            self.writer.write_str(field.name())?;
+            self.writer.write_char('=')?;
+        }
+        Ok(())
+    }
+}
+
+impl tracing::field::Visit for CompactFields<'_, '_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if self.result.is_ok() {
+            self.result = self.name(field).and_then(|()| self.writer.write_str(value));
+        }
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if self.result.is_ok() {
+            self.result = self
+                .name(field)
+                .and_then(|()| write!(self.writer, "{value}"));
+        }
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        if self.result.is_ok() {
+            self.result = self
+                .name(field)
+                .and_then(|()| write!(self.writer, "{value}"));
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if self.result.is_ok() {
+            self.result = self
+                .name(field)
+                .and_then(|()| write!(self.writer, "{value:?}"));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::error::{ApiError, json_response};
 pub async fn healthz() -> (Extension<Route>, Response) {
     let body = Bytes::from_static(br#"{"status":"ok"}"#);
     (
-        Extension(Route("/healthz")),
+        Extension(Route::open("/healthz")),
         json_response(StatusCode::OK, body),
     )
 }
@@ -41,5 +41,5 @@ pub async fn readyz(State(app): State<AppState>) -> (Extension<Route>, Response)
             ApiError::Unavailable.into_response()
         }
     };
-    (Extension(Route("/readyz")), response)
+    (Extension(Route::open("/readyz")), response)
 }

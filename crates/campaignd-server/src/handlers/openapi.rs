@@ -16,7 +16,7 @@ use crate::error::json_response;
 pub async fn openapi_json(State(app): State<AppState>) -> (Extension<Route>, Response) {
     let body = Bytes::from(crate::openapi::document(app.config.cluster_id.as_deref()));
     (
-        Extension(Route("/api/v4/openapi.json")),
+        Extension(Route::open("/api/v4/openapi.json")),
         json_response(StatusCode::OK, body),
     )
 }
