@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,7 +109,7 @@ def main():
                    cwd=ROOT, check=True)
     work = args.keep or tempfile.mkdtemp(prefix="campaignd-bench-")
     os.makedirs(work, exist_ok=True)
-    env = dict(os.environ, CAMPAIGND_DATABASE_URL=f"sqlite://{work}/bench.db", CAMPAIGND_LOG="info")
+    env = dict(os.environ, CAMPAIGND_DATABASE_URL=f"sqlite://{work}/bench.db", CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
     if not os.path.exists(os.path.join(work, "keys.txt")):
         populate(env, work)
 
@@ -144,7 +145,21 @@ request = function()
 end
 """)
 
+    # The ceiling is measured before and after campaignd, and averaged, so a
+    # drift of the machine during the run biases no ratio.
     results = {}
+    ceilings = {"ceiling_hot": [], "ceiling_list": []}
+
+    def measure_ceilings(offset):
+        for name, body, p in (("ceiling_hot", hot_file, port + offset), ("ceiling_list", list_file, port + offset + 1)):
+            ceiling = start_ceiling(p, body)
+            ceilings[name].append(wrk(p, "/", args.duration))
+            ceiling.terminate()
+            ceiling.wait()
+
+    server.send_signal(signal.SIGSTOP)
+    measure_ceilings(1)
+    server.send_signal(signal.SIGCONT)
     results["hot"] = wrk(port, "/api/v4/campaigns/3", args.duration, auth)
     results["random"] = wrk(port, "/", args.duration, script=script)
     results["list"] = wrk(port, "/api/v4/campaigns?limit=100", args.duration, {"Authorization": f"Bearer {center_key}"})
@@ -152,15 +167,10 @@ end
         rss_kib = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
     server.terminate()
     server.wait(timeout=30)
-
-    ceiling = start_ceiling(port + 1, hot_file)
-    results["ceiling_hot"] = wrk(port + 1, "/", args.duration)
-    ceiling.terminate()
-    ceiling.wait()
-    ceiling = start_ceiling(port + 2, list_file)
-    results["ceiling_list"] = wrk(port + 2, "/", args.duration)
-    ceiling.terminate()
-    ceiling.wait()
+    measure_ceilings(3)
+    for name, runs in ceilings.items():
+        results[name] = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
+        results[name + "_spread"] = max(r["rps"] for r in runs) / min(r["rps"] for r in runs)
 
     print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, wrk on CPU 1, 64 connections, {args.duration}s per run")
     print(f"bodies: hot {len(hot)} bytes, list {len(list_body)} bytes; campaigns: {CENTERS * PER_CENTER + 26}")
@@ -176,6 +186,7 @@ end
         r = results[name]
         ratio = r["rps"] / results[base]["rps"]
         print(f"{label:<34}{r['rps']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{ratio:>8.2f}{r['non2xx']:>9}")
+    print(f"ceiling before/after spread: hot {results['ceiling_hot_spread']:.2f}x, list {results['ceiling_list_spread']:.2f}x")
     print(f"peak RSS of campaignd: {rss_kib / 1024:.1f} MiB")
     print(f"start to first 200: {first_200_ms:.0f} ms")
     print(json.dumps({"results": results, "rss_kib": rss_kib, "first_200_ms": first_200_ms}), file=sys.stderr)

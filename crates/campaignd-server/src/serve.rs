@@ -107,7 +107,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "CAMPAIGND_CACHE_MB",
-        default_value = "16",
+        default_value = "8",
         value_name = "MIB"
     )]
     pub cache_mb: usize,

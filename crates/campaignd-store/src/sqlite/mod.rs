@@ -38,7 +38,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_IDLE_READERS: usize = 4;
 
 /// Page cache per connection, in KiB (SQLite's default is 2000).
-const CACHE_KIB: i64 = 4096;
+const CACHE_KIB: i64 = 2048;
 
 /// The SQLite [`Store`].
 #[derive(Clone)]
