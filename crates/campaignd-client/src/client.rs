@@ -1,0 +1,517 @@
+//! The client: configuration, one method per endpoint, retries.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+
+use crate::error::Error;
+use crate::types::{Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope};
+
+/// Page size the [`Client::campaigns`] walk asks for (the API's maximum).
+const WALK_PAGE: u32 = 100;
+
+/// An API key. Never shown by `Debug` or `Display` beyond its last 4
+/// characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    fn last4(&self) -> &str {
+        let start = self.0.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+        &self.0[start..]
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey(****{})", self.last4())
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "****{}", self.last4())
+    }
+}
+
+/// How failed calls are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 disables retrying).
+    pub max_retries: u32,
+    /// Backoff before the first retry of a 503 or a connection failure;
+    /// doubled each time, with jitter.
+    pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// Longest `Retry-After` honoured; a longer one fails the call at once
+    /// with [`Error::RateLimited`].
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_mins(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Jittered exponential backoff before retry number `attempt` (0-based):
+    /// uniformly between half and all of `initial * 2^attempt`, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let full = self
+            .initial_backoff
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.max_backoff);
+        let mut byte = [0u8; 1];
+        let _ = getrandom::fill(&mut byte);
+        full / 2 + full / 2 * u32::from(byte[0]) / 255
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    base_url: Option<String>,
+    cluster_id: Option<String>,
+    api_key: Option<ApiKey>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: String,
+    retry: RetryPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            cluster_id: None,
+            api_key: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("campaignd-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API's base URL, e.g. `http://127.0.0.1:8080/api/v4`. A URL with
+    /// no path gets `/api/v4` appended.
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// A Voiso cluster id: the base URL becomes
+    /// `https://{cluster_id}.voiso.com/api/v4`.
+    #[must_use]
+    pub fn cluster_id(mut self, cluster_id: impl Into<String>) -> Self {
+        self.cluster_id = Some(cluster_id.into());
+        self
+    }
+
+    /// The contact center API key sent as `Authorization: Bearer`.
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey::new(key));
+        self
+    }
+
+    /// Whole-call timeout per attempt (default 30 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connection timeout (default 10 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header.
+    #[must_use]
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// How failed calls are retried.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<Client, Error> {
+        let base = match (self.base_url, self.cluster_id) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "give a base URL or a cluster id, not both".into(),
+                ));
+            }
+            (Some(url), None) => normalise_base(&url)?,
+            (None, Some(cluster)) => {
+                let ok = !cluster.is_empty()
+                    && cluster
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                if !ok {
+                    return Err(Error::Config(format!(
+                        "{cluster:?} is not a cluster id (letters, digits, '-')"
+                    )));
+                }
+                format!("https://{cluster}.voiso.com/api/v4")
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "a base URL or a cluster id is required".into(),
+                ));
+            }
+        };
+        let key = self
+            .api_key
+            .ok_or_else(|| Error::Config("an API key is required".into()))?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.0)).map_err(|_| {
+            Error::Config("the API key holds characters a header cannot carry".into())
+        })?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            key,
+            auth,
+            retry: self.retry,
+        })
+    }
+}
+
+fn normalise_base(url: &str) -> Result<String, Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Config(format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Config(format!("{url:?} is not an http(s) URL")));
+    }
+    let trimmed = url.trim_end_matches('/');
+    Ok(if parsed.path() == "/" || parsed.path().is_empty() {
+        format!("{trimmed}/api/v4")
+    } else {
+        trimmed.to_owned()
+    })
+}
+
+/// A client for one contact center (its API key). Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: ApiKey,
+    auth: HeaderValue,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("key", &self.key)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Get campaign: `GET /campaigns/{campaign_id}` (scope `campaigns.read`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let base = campaignd_client::doc_support::serve_example().await;
+    /// # let client = campaignd_client::Client::builder().base_url(base).api_key("k").build()?;
+    /// let campaign = client.get_campaign(3).await?;
+    /// assert_eq!(campaign.dial_level, 1.0);
+    /// match client.get_campaign(4).await {
+    ///     Err(campaignd_client::Error::NotFound) => {}
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn get_campaign(&self, campaign_id: i64) -> Result<Campaign, Error> {
+        let body = self.get_campaign_json(campaign_id).await?;
+        let envelope: CampaignEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(envelope.campaign)
+    }
+
+    /// Get campaign, returning the server's JSON body unchanged.
+    pub async fn get_campaign_json(&self, campaign_id: i64) -> Result<Bytes, Error> {
+        self.call(Method::GET, &format!("/campaigns/{campaign_id}"), &[], true)
+            .await
+    }
+
+    /// Get list of campaigns: one page (scope `campaigns.read`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let base = campaignd_client::doc_support::serve_example().await;
+    /// # let client = campaignd_client::Client::builder().base_url(base).api_key("k").build()?;
+    /// use campaignd_client::{CampaignFilter, Strategy};
+    /// let page = client.list_campaigns(&CampaignFilter::new().strategy(Strategy::Simple).limit(10)).await?;
+    /// assert_eq!(page.total, 1);
+    /// assert_eq!(page.campaigns[0].id, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn list_campaigns(&self, filter: &CampaignFilter) -> Result<CampaignPage, Error> {
+        let body = self.list_campaigns_json(filter).await?;
+        let envelope: ListEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(CampaignPage {
+            campaigns: envelope.campaigns,
+            total: envelope.metadata.total,
+        })
+    }
+
+    /// Get list of campaigns, returning the server's JSON body unchanged.
+    pub async fn list_campaigns_json(&self, filter: &CampaignFilter) -> Result<Bytes, Error> {
+        self.call(Method::GET, "/campaigns", &filter.pairs(None, None), true)
+            .await
+    }
+
+    /// Every campaign matching `filter` (its `limit` is ignored), walking the
+    /// pages 100 at a time and stopping at the total the server reports.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let base = campaignd_client::doc_support::serve_example().await;
+    /// # let client = campaignd_client::Client::builder().base_url(base).api_key("k").build()?;
+    /// use futures_util::TryStreamExt;
+    /// let all: Vec<_> = client.campaigns(&campaignd_client::CampaignFilter::new()).try_collect().await?;
+    /// assert_eq!(all.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn campaigns(
+        &self,
+        filter: &CampaignFilter,
+    ) -> impl Stream<Item = Result<Campaign, Error>> + '_ {
+        struct Walk {
+            offset: u64,
+            total: Option<u64>,
+            buffered: VecDeque<Campaign>,
+            exhausted: bool,
+        }
+        let filter = filter.clone();
+        let start = Walk {
+            offset: filter.offset.unwrap_or(0),
+            total: None,
+            buffered: VecDeque::new(),
+            exhausted: false,
+        };
+        futures_util::stream::try_unfold(start, move |mut walk| {
+            let filter = filter.clone();
+            async move {
+                loop {
+                    if let Some(campaign) = walk.buffered.pop_front() {
+                        return Ok(Some((campaign, walk)));
+                    }
+                    if walk.exhausted || walk.total.is_some_and(|total| walk.offset >= total) {
+                        return Ok(None);
+                    }
+                    let pairs = filter.pairs(Some(WALK_PAGE), Some(walk.offset));
+                    let body = self.call(Method::GET, "/campaigns", &pairs, true).await?;
+                    let page: ListEnvelope =
+                        serde_json::from_slice(&body).map_err(Error::Decode)?;
+                    walk.total = Some(page.metadata.total);
+                    walk.exhausted = page.campaigns.is_empty();
+                    walk.offset += page.campaigns.len() as u64;
+                    walk.buffered.extend(page.campaigns);
+                }
+            }
+        })
+    }
+
+    /// Sends one call with the retry policy. `idempotent` calls are retried
+    /// on 502/503/504 and on any transport failure; others only when the
+    /// request cannot have reached the server (connection refused) or on 429.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        idempotent: bool,
+    ) -> Result<Bytes, Error> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            let request = self
+                .http
+                .request(method.clone(), &url)
+                .query(query)
+                .header(AUTHORIZATION, self.auth.clone())
+                .header(ACCEPT, HeaderValue::from_static("application/json"));
+            let error = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = response.bytes().await.map_err(Error::Transport)?;
+                    if status.is_success() {
+                        return Ok(body);
+                    }
+                    let error = Error::from_response(status.as_u16(), retry_after, &body);
+                    let wait = match status {
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            let wait = retry_after.unwrap_or_else(|| self.retry.backoff(attempt));
+                            (wait <= self.retry.max_retry_after).then_some(wait)
+                        }
+                        StatusCode::BAD_GATEWAY
+                        | StatusCode::SERVICE_UNAVAILABLE
+                        | StatusCode::GATEWAY_TIMEOUT
+                            if idempotent =>
+                        {
+                            Some(self.retry.backoff(attempt))
+                        }
+                        _ => None,
+                    };
+                    match wait {
+                        Some(wait) if attempt < self.retry.max_retries => {
+                            tracing::debug!(%status, attempt, ?wait, "retrying");
+                            tokio::time::sleep(wait).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        _ => error,
+                    }
+                }
+                Err(e) => {
+                    let retryable = idempotent || e.is_connect();
+                    if retryable && attempt < self.retry.max_retries {
+                        let wait = self.retry.backoff(attempt);
+                        tracing::debug!(error = %e, attempt, ?wait, "retrying after a transport error");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    Error::Transport(e)
+                }
+            };
+            return Err(error);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_come_from_a_url_or_a_cluster_id() {
+        let c = Client::builder()
+            .base_url("http://127.0.0.1:8080")
+            .api_key("k")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url(), "http://127.0.0.1:8080/api/v4");
+        let c = Client::builder()
+            .base_url("http://h:1/api/v4/")
+            .api_key("k")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url(), "http://h:1/api/v4");
+        let c = Client::builder()
+            .cluster_id("cc-ams03")
+            .api_key("k")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url(), "https://cc-ams03.voiso.com/api/v4");
+        for bad in [
+            Client::builder().api_key("k").build(),
+            Client::builder().base_url("ftp://x").api_key("k").build(),
+            Client::builder().cluster_id("a.b/c").api_key("k").build(),
+            Client::builder().base_url("http://x").build(),
+            Client::builder()
+                .base_url("http://x")
+                .cluster_id("y")
+                .api_key("k")
+                .build(),
+        ] {
+            assert!(matches!(bad, Err(Error::Config(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug() {
+        let key = "cmpd_SecretSecretSecretSecretSecretABCD";
+        let client = Client::builder()
+            .base_url("http://x")
+            .api_key(key)
+            .build()
+            .unwrap();
+        let shown = format!("{client:?} {:?}", ApiKey::new(key));
+        assert!(!shown.contains("SecretSecret"), "{shown}");
+        assert!(shown.contains("****ABCD"), "{shown}");
+    }
+
+    #[test]
+    fn backoff_is_jittered_within_bounds() {
+        let policy = RetryPolicy::default();
+        for attempt in 0..10 {
+            let full = policy
+                .initial_backoff
+                .saturating_mul(1 << attempt)
+                .min(policy.max_backoff);
+            let d = policy.backoff(attempt);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+    }
+}

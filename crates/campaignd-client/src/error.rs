@@ -1,0 +1,161 @@
+//! Failures, decoded from both of the API's error envelopes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything a call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 400: the server could not read the request.
+    #[error("bad request")]
+    BadRequest,
+    /// 401: the key is missing, malformed, unknown or revoked.
+    #[error("unauthorized: the API key is missing, invalid or revoked")]
+    Unauthorized,
+    /// 403: the key lacks the scope the endpoint needs.
+    #[error("forbidden: the API key lacks the scope this call needs")]
+    Forbidden,
+    /// 404: no such campaign (or route) for this key's contact center.
+    #[error("not found")]
+    NotFound,
+    /// 422: validation failed; one entry per bad field or parameter.
+    #[error("validation failed: {}", fmt_errors(.errors))]
+    Validation {
+        /// Messages by field.
+        errors: BTreeMap<String, Vec<String>>,
+    },
+    /// 409: the request conflicts with the campaign's state.
+    #[error("conflict: {}", fmt_errors(.errors))]
+    Conflict {
+        /// Messages by field.
+        errors: BTreeMap<String, Vec<String>>,
+    },
+    /// 429: rate limited, after the configured retries.
+    #[error("too many requests{}", .retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// The server's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, after the configured retries.
+    #[error("server error {status}{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Server {
+        /// The status code.
+        status: u16,
+        /// The `error` text of the body, if any.
+        message: Option<String>,
+    },
+    /// Any other unexpected status.
+    #[error("unexpected status {status}{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The `error` text of the body, if any.
+        message: Option<String>,
+    },
+    /// The request could not be sent or the response not received.
+    #[error("transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// A 2xx body that is not what the endpoint returns.
+    #[error("cannot decode the response: {0}")]
+    Decode(#[source] serde_json::Error),
+    /// The client was configured wrongly.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+fn fmt_errors(errors: &BTreeMap<String, Vec<String>>) -> String {
+    errors
+        .iter()
+        .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field} {m}")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The two error body shapes.
+#[derive(serde::Deserialize, Default)]
+struct Envelope {
+    error: Option<String>,
+    errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Error {
+    /// Decodes a non-2xx response.
+    pub(crate) fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        let envelope: Envelope = serde_json::from_slice(body).unwrap_or_default();
+        let errors = envelope.errors.unwrap_or_default();
+        match status {
+            400 => Self::BadRequest,
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            409 => Self::Conflict { errors },
+            422 => Self::Validation { errors },
+            429 => Self::RateLimited { retry_after },
+            500..=599 => Self::Server {
+                status,
+                message: envelope.error,
+            },
+            _ => Self::Status {
+                status,
+                message: envelope.error,
+            },
+        }
+    }
+
+    /// The HTTP status behind this error, if it came from a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::BadRequest => Some(400),
+            Self::Unauthorized => Some(401),
+            Self::Forbidden => Some(403),
+            Self::NotFound => Some(404),
+            Self::Conflict { .. } => Some(409),
+            Self::Validation { .. } => Some(422),
+            Self::RateLimited { .. } => Some(429),
+            Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
+            Self::Transport(_) | Self::Decode(_) | Self::Config(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_envelopes_decode() {
+        let e = Error::from_response(
+            422,
+            None,
+            br#"{"errors":{"limit":["must be an integer between 1 and 100"]}}"#,
+        );
+        let Error::Validation { errors } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(errors["limit"], ["must be an integer between 1 and 100"]);
+        assert_eq!(
+            e.to_string(),
+            "validation failed: limit must be an integer between 1 and 100"
+        );
+        let e = Error::from_response(503, None, br#"{"error":"Service Unavailable"}"#);
+        assert!(
+            matches!(e, Error::Server { status: 503, message: Some(ref m) } if m == "Service Unavailable")
+        );
+        let e = Error::from_response(
+            429,
+            Some(Duration::from_secs(2)),
+            br#"{"error":"Too many requests"}"#,
+        );
+        assert!(matches!(e, Error::RateLimited { retry_after: Some(d) } if d.as_secs() == 2));
+        assert!(matches!(
+            Error::from_response(404, None, b"not json"),
+            Error::NotFound
+        ));
+        assert!(matches!(
+            Error::from_response(409, None, br#"{"errors":{"status":["x"]}}"#),
+            Error::Conflict { .. }
+        ));
+        assert_eq!(Error::from_response(405, None, b"").status(), Some(405));
+    }
+}
