@@ -53,6 +53,31 @@ pub enum Command {
     /// Import and export a contact center's campaigns.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Get one campaign through the API (remote: needs --base-url or
+    /// --cluster-id, and --api-key).
+    ///
+    /// Exit status: 0 found, 3 unauthorized or forbidden, 4 not found,
+    /// 5 invalid request, 6 rate limited, 1 anything else.
+    Get {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+    },
+    /// List campaigns through the API, one page or --all (remote: needs
+    /// --base-url or --cluster-id, and --api-key).
+    ///
+    /// Exit status: 0 success, 3 unauthorized or forbidden, 5 invalid filter,
+    /// 6 rate limited, 1 anything else.
+    List {
+        /// Filters and paging.
+        #[command(flatten)]
+        args: crate::remote::ListArgs,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+    },
 }
 
 /// `campaignd center ...`
@@ -152,7 +177,8 @@ pub struct ExportArgs {
 }
 
 /// Parses the command line, runs the command and maps failure to an exit
-/// code: 0 success, 1 failure (the reason on standard error), 2 bad usage.
+/// code: 0 success, 1 failure (the reason on standard error), 2 bad usage,
+/// and for the remote commands 3-7 (see `campaignd get --help`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -169,15 +195,22 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            e.downcast_ref::<crate::remote::RemoteError>()
+                .map_or(ExitCode::FAILURE, |r| ExitCode::from(r.exit_code()))
         }
     }
 }
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Serve(args) = &cli.command {
-        crate::telemetry::init(args.log_format);
+    match &cli.command {
+        Command::Serve(args) => crate::telemetry::init(args.log_format),
+        Command::Get {
+            campaign_id,
+            remote,
+        } => return crate::remote::get(remote, *campaign_id).await,
+        Command::List { args, remote } => return crate::remote::list(remote, args).await,
+        _ => {}
     }
     let (store, report) = crate::db::open(&cli.database_url).await?;
     if let Command::Serve(args) = cli.command {
@@ -185,7 +218,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let store = &*store;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Get { .. } | Command::List { .. } => {
+            unreachable!("handled above")
+        }
         Command::Migrate => {
             if report.applied.is_empty() {
                 println!(

@@ -16,6 +16,7 @@ pub mod error;
 pub mod handlers;
 pub mod openapi;
 pub mod ratelimit;
+pub mod remote;
 pub mod serve;
 pub mod telemetry;
 pub mod watch;

@@ -65,6 +65,6 @@ pub async fn list(store: &dyn Store, json: bool) -> anyhow::Result<()> {
     print_table(
         &["ID", "NAME", "CAMPAIGNS", "ACTIVE KEYS", "CREATED"],
         &rows,
-    );
+    )?;
     Ok(())
 }

@@ -124,7 +124,7 @@ pub async fn list(
             "LAST USED",
         ],
         &rows,
-    );
+    )?;
     Ok(())
 }
 
