@@ -256,6 +256,22 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Starts configuring a client.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use campaignd_client::{Client, RetryPolicy};
+    ///
+    /// let client = Client::builder()
+    ///     .cluster_id("cc-ams03")
+    ///     .api_key("cmpd_...")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .user_agent("my-integration/1.0")
+    ///     .retry(RetryPolicy { max_retries: 5, ..RetryPolicy::default() })
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "https://cc-ams03.voiso.com/api/v4");
+    /// assert!(!format!("{client:?}").contains("cmpd_..."));
+    /// # Ok::<(), campaignd_client::Error>(())
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -288,6 +304,17 @@ impl Client {
     }
 
     /// Get campaign, returning the server's JSON body unchanged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let base = campaignd_client::doc_support::serve_example().await;
+    /// # let client = campaignd_client::Client::builder().base_url(base).api_key("k").build()?;
+    /// let body = client.get_campaign_json(3).await?;
+    /// assert!(body.starts_with(br#"{"campaign":{"id":3,"#));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_campaign_json(&self, campaign_id: i64) -> Result<Bytes, Error> {
         self.call(Method::GET, &format!("/campaigns/{campaign_id}"), &[], true)
             .await
@@ -317,6 +344,17 @@ impl Client {
     }
 
     /// Get list of campaigns, returning the server's JSON body unchanged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let base = campaignd_client::doc_support::serve_example().await;
+    /// # let client = campaignd_client::Client::builder().base_url(base).api_key("k").build()?;
+    /// let body = client.list_campaigns_json(&campaignd_client::CampaignFilter::new()).await?;
+    /// assert!(body.ends_with(br#""metadata":{"total":1}}"#));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn list_campaigns_json(&self, filter: &CampaignFilter) -> Result<Bytes, Error> {
         self.call(Method::GET, "/campaigns", &filter.pairs(None, None), true)
             .await
