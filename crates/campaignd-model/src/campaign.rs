@@ -481,9 +481,22 @@ pub enum CampaignView {
 pub struct Rendered<'a>(&'a Campaign, CampaignView);
 
 impl Campaign {
+    /// Names the output of [`Campaign::get_body`]; bump it whenever that
+    /// output changes, so stored renderings from before are not served.
+    pub const BODY_VERSION: i64 = 1;
+
     /// The campaign in one of its renderings, ready for `serde_json`.
     pub fn view(&self, view: CampaignView) -> Rendered<'_> {
         Rendered(self, view)
+    }
+
+    /// The Get campaign response body: `{"campaign": <full object>}`.
+    pub fn get_body(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(1024);
+        body.extend_from_slice(br#"{"campaign":"#);
+        serde_json::to_writer(&mut body, self).expect("a campaign always serializes");
+        body.push(b'}');
+        body
     }
 }
 

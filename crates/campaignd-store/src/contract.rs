@@ -41,6 +41,7 @@ macro_rules! contract_tests {
             keys_authenticate_until_revoked_and_revocation_is_logged,
             key_use_is_recorded,
             campaigns_round_trip_every_field,
+            the_stored_body_is_the_campaigns_rendering,
             campaign_ids_are_per_contact_center,
             import_assigns_free_ids_and_keeps_given_ones,
             import_is_all_or_nothing_and_reports_every_conflict,
@@ -278,6 +279,41 @@ pub async fn campaigns_round_trip_every_field(store: &dyn Store) {
         .unwrap();
     assert_eq!(got.settings, bare.settings);
     assert_eq!(got.status, Status::Draft);
+}
+
+/// The Get campaign body a backend serves is exactly the campaign's
+/// rendering, and missing or other-tenant campaigns have none.
+pub async fn the_stored_body_is_the_campaigns_rendering(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let other = center(store, "globex").await;
+    store
+        .import_campaigns(
+            acme.id,
+            vec![doc(
+                json!({"id": 3, "name": "Été", "dial_level": 2.5, "method": "power"}),
+            )],
+            None,
+        )
+        .await
+        .unwrap();
+    let id = CampaignId::new(3).unwrap();
+    let campaign = store.get_campaign(acme.id, id).await.unwrap().unwrap();
+    let body = store.get_campaign_body(acme.id, id).await.unwrap().unwrap();
+    assert_eq!(body, campaign.get_body());
+    assert!(
+        store
+            .get_campaign_body(other.id, id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_campaign_body(acme.id, CampaignId::new(4).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Two centers may both have campaign 1; neither sees the other's.

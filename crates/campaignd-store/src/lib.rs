@@ -255,6 +255,16 @@ pub trait Store: Send + Sync + 'static {
         id: CampaignId,
     ) -> Result<Option<Campaign>>;
 
+    /// The Get campaign response body of one campaign
+    /// ([`Campaign::get_body`]), which a backend may keep rendered.
+    async fn get_campaign_body(
+        &self,
+        center: ContactCenterId,
+        id: CampaignId,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_campaign(center, id).await?.map(|c| c.get_body()))
+    }
+
     /// A page of a contact center's campaigns matching `filter`, by id, with
     /// the total over the whole filtered set.
     async fn list_campaigns(

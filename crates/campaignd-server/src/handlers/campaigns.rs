@@ -53,13 +53,12 @@ impl AppState {
             return Ok(Some(hit));
         }
         let generation = self.renders.generation();
-        let Some(campaign) = self.storage(self.store.get_campaign(center, id)).await? else {
+        let Some(body) = self
+            .storage(self.store.get_campaign_body(center, id))
+            .await?
+        else {
             return Ok(None);
         };
-        let mut body = Vec::with_capacity(1024);
-        body.extend_from_slice(br#"{"campaign":"#);
-        serde_json::to_writer(&mut body, &campaign).map_err(|_| ApiError::Internal)?;
-        body.push(b'}');
         let rendered = Rendered::new(body);
         if fresh {
             self.renders

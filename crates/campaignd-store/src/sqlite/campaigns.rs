@@ -96,6 +96,27 @@ pub(super) fn get(
     .optional()
 }
 
+/// The Get campaign body: the stored rendering when it is of this build's
+/// version, else rendered from the row.
+pub(super) fn get_body(
+    conn: &Connection,
+    center: ContactCenterId,
+    id: CampaignId,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    let stored = conn
+        .prepare_cached(
+            "SELECT body FROM campaigns WHERE contact_center_id = ?1 AND id = ?2 AND body_version = ?3",
+        )?
+        .query_row(params![center.get(), id.get(), Campaign::BODY_VERSION], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?;
+    match stored {
+        Some(body) => Ok(Some(body.into_bytes())),
+        None => Ok(get(conn, center, id)?.map(|c| c.get_body())),
+    }
+}
+
 /// Builds `WHERE` clauses and their parameters for a filter.
 fn where_clause(center: ContactCenterId, filter: &CampaignFilter) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("contact_center_id = ?");
@@ -180,8 +201,9 @@ pub(super) fn insert(
         "INSERT INTO campaigns (contact_center_id, id, name, name_folded, status, strategy, dial_level,
             dial_level_override, max_dial_time, max_wait_time, max_dial_attempts, amd_enabled,
             amd_voicemail_message, caller_id_sets, use_local_caller_id, asr_optimization_enabled,
-            follow_up_mode, live, method, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            follow_up_mode, live, method, created_at, updated_at, body, body_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                 ?22, ?23)",
     )?
     .execute(params![
         center.get(),
@@ -205,6 +227,8 @@ pub(super) fn insert(
         s.method.as_ref().map(campaignd_model::Method::as_str),
         c.created_at.unix_millis(),
         c.updated_at.unix_millis(),
+        String::from_utf8(c.get_body()).expect("JSON is UTF-8"),
+        Campaign::BODY_VERSION,
     ])?;
     Ok(())
 }

@@ -8,7 +8,13 @@ use super::map_err;
 use crate::{MigrationReport, Result, StoreError};
 
 /// `(version, SQL)`, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_rendered_body.sql"),
+    ),
+];
 
 /// Applies every migration newer than the database's schema, each in its own
 /// immediate transaction.

@@ -386,6 +386,16 @@ impl Store for SqliteStore {
         self.inner.read(|conn| campaigns::get(conn, center, id))
     }
 
+    async fn get_campaign_body(
+        &self,
+        center: ContactCenterId,
+        id: CampaignId,
+    ) -> Result<Option<Vec<u8>>> {
+        // In place, as `get_campaign`.
+        self.inner
+            .read(|conn| campaigns::get_body(conn, center, id))
+    }
+
     async fn list_campaigns(
         &self,
         center: ContactCenterId,
