@@ -145,14 +145,13 @@ impl Inner {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = open_connection(&self.path, false)?;
-                conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
-                    .map_err(map_err)?;
-                conn
-            }
+        let conn = if let Some(conn) = pooled {
+            conn
+        } else {
+            let conn = open_connection(&self.path, false)?;
+            conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
+                .map_err(map_err)?;
+            conn
         };
         let result = f(&conn).map_err(map_err);
         let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
