@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{ApiKeyId, ApiKeyToken, ContactCenterId, Scope, Scopes};
@@ -62,13 +62,28 @@ fn client_ip(request: &Request) -> IpAddr {
 
 /// Adds the `RateLimit-*` headers of `decision` to `response`.
 fn rate_headers(response: &mut Response, decision: &Decision) {
+    static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
     let headers = response.headers_mut();
-    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert(LIMIT.clone(), number(u64::from(decision.limit)));
+    headers.insert(REMAINING.clone(), number(u64::from(decision.remaining)));
     headers.insert(
-        "ratelimit-reset",
-        HeaderValue::from(decision.reset.as_nanos().div_ceil(1_000_000_000) as u64),
+        RESET.clone(),
+        number(decision.reset.as_nanos().div_ceil(1_000_000_000) as u64),
     );
+}
+
+/// A header value for a count: small ones come ready-made (these headers
+/// are on every authenticated response), larger ones are formatted.
+fn number(n: u64) -> HeaderValue {
+    static SMALL: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    let small = SMALL.get_or_init(|| (0..1024u32).map(HeaderValue::from).collect());
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| small.get(i))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(n))
 }
 
 impl AppState {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use campaignd_model::ApiKeyId;
 /// Largest request body accepted (SPEC §1).
 pub const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 
-const REQUEST_ID: &str = "x-request-id";
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request id echoed from the client if well formed: 1–128 characters of
 /// letters, digits and `-_.:`.
@@ -81,7 +81,7 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request
         .headers()
-        .get(REQUEST_ID)
+        .get(&REQUEST_ID)
         .filter(|v| well_formed_id(v))
         .cloned()
         .unwrap_or_else(new_request_id);
@@ -103,7 +103,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     let route = info.map_or("-", |r| r.template);
     let key = info.and_then(|r| r.key).map(ApiKeyId::get);
     let status = response.status().as_u16();
-    response.headers_mut().insert(REQUEST_ID, id.clone());
+    response
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), id.clone());
     // `event!`, not `info!`: `info!` with `target:` cannot take dotted names.
     tracing::event!(
         target: "campaignd::access",

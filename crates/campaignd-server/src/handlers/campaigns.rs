@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use axum::Extension;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{
     CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Status, Strategy,
@@ -84,9 +84,10 @@ impl AppState {
 pub async fn get_campaign(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    uri: Uri,
+    request: Request,
 ) -> ApiResult {
+    // Borrowed from the request: the `HeaderMap` and `Uri` extractors clone.
+    let (headers, uri) = (request.headers(), request.uri());
     // The raw segment, not a decoded `Path`: no decoding can fail, and
     // anything but canonical digits is simply not an id.
     let raw = uri.path().rsplit('/').next().unwrap_or_default();
@@ -94,7 +95,7 @@ pub async fn get_campaign(
         .parse::<CampaignId>()
         .unwrap_or(CampaignId::new(NO_SUCH_CAMPAIGN).expect("positive"));
     match app.campaign_body(caller.center, id).await? {
-        Some(rendered) => Ok(respond(&rendered, &headers)),
+        Some(rendered) => Ok(respond(&rendered, headers)),
         None => Err(ApiError::NotFound),
     }
 }
@@ -224,15 +225,15 @@ impl ListQuery {
 pub async fn list_campaigns(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    uri: Uri,
+    request: Request,
 ) -> ApiResult {
+    let (headers, uri) = (request.headers(), request.uri());
     let query = parse_list_query(uri.query()).map_err(ApiError::Validation)?;
     let key = query.cache_key();
     let center = caller.center;
     let fresh = app.freshness.is_fresh();
     if fresh && let Some(hit) = app.renders.get(center, Slot::List(&key)) {
-        return Ok(respond(&hit, &headers));
+        return Ok(respond(&hit, headers));
     }
     let generation = app.renders.generation();
     let page = app
@@ -255,7 +256,7 @@ pub async fn list_campaigns(
         app.renders
             .fill(generation, center, Slot::List(&key), rendered.clone());
     }
-    Ok(respond(&rendered, &headers))
+    Ok(respond(&rendered, headers))
 }
 
 #[cfg(test)]
