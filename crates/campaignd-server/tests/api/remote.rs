@@ -113,3 +113,47 @@ async fn failures_exit_with_distinct_codes_and_the_servers_message() {
         assert!(!err.contains(&k[5..]), "the key leaked: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn being_rate_limited_exits_6_with_the_servers_message() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that is over its limit for the next hour: more than the
+    // client will wait, so it gives up at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let body = r#"{"error":"Too many requests"}"#;
+            let reply = format!(
+                "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 3600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+        }
+    });
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_campaignd"))
+            .args([
+                "get",
+                "3",
+                "--base-url",
+                &format!("http://{addr}"),
+                "--api-key",
+                "cmpd_whatever",
+            ])
+            .env_remove("CAMPAIGND_BASE_URL")
+            .env_remove("CAMPAIGND_CLUSTER_ID")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("429") && err.contains("too many requests"),
+        "{err}"
+    );
+}
