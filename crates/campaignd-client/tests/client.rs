@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use campaignd_client::{CampaignFilter, Client, Error, RetryPolicy, Status, Strategy};
-use campaignd_model::{
-    ApiKeyToken, CampaignDocument, ContactCenterId, KeyHasher, Scope, SystemFields,
-};
+use campaignd_model::{ApiKeyToken, CampaignDocument, ContactCenterId, Scope, SystemFields};
 use campaignd_server::app::AppConfig;
 use campaignd_server::ratelimit::Quota;
 use campaignd_server::serve::Limits;
-use campaignd_store::{NewApiKey, SqliteStore, Store};
+use campaignd_store::{SqliteStore, Store};
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -76,16 +74,8 @@ impl Server {
     }
 
     async fn key(&self, scopes: &[Scope]) -> String {
-        let secret = self.store.server_secret().await.unwrap();
-        let token = ApiKeyToken::generate();
-        self.store
-            .create_api_key(NewApiKey {
-                contact_center_id: self.center,
-                name: None,
-                hash: KeyHasher::new(&secret).hash(&token),
-                last4: token.last4().to_owned(),
-                scopes: scopes.iter().copied().collect(),
-            })
+        let scopes = scopes.iter().copied().collect();
+        let (token, _) = campaignd_store::issue_api_key(&*self.store, self.center, None, scopes)
             .await
             .unwrap();
         token.expose().to_owned()

@@ -2,8 +2,8 @@
 //! and enough others to exercise every status, strategy, null and filter.
 
 use anyhow::Context as _;
-use campaignd_model::{ApiKeyToken, CampaignDocument, KeyHasher, Scope, Status, SystemFields};
-use campaignd_store::{NewApiKey, Store};
+use campaignd_model::{ApiKeyToken, CampaignDocument, Scope, Status, SystemFields};
+use campaignd_store::Store;
 use serde_json::{Value, json};
 
 /// The documented Get campaign example (campaign 3).
@@ -116,21 +116,11 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             .await
             .context("cannot import the demo campaigns")?;
     }
-    let secret = store.server_secret().await?;
-    let token = ApiKeyToken::generate();
-    let created = store
-        .create_api_key(NewApiKey {
-            contact_center_id: center.id,
-            name: Some("demo".into()),
-            hash: KeyHasher::new(&secret).hash(&token),
-            last4: token.last4().to_owned(),
-            scopes: [Scope::CampaignsRead, Scope::CampaignsManage]
-                .into_iter()
-                .collect(),
-        })
-        .await;
-    match created {
-        Ok(_) => Ok(token),
+    let scopes = [Scope::CampaignsRead, Scope::CampaignsManage]
+        .into_iter()
+        .collect();
+    match campaignd_store::issue_api_key(store, center.id, Some("demo".into()), scopes).await {
+        Ok((token, _)) => Ok(token),
         Err(campaignd_store::StoreError::KeyLimit) => anyhow::bail!(
             "the demo contact center has 50 active keys; revoke some (`campaignd key list --center demo`)"
         ),

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use campaignd_model::{
-    ApiKeyId, Campaign, CampaignDocument, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
-    Method, SERVER_SECRET_LEN, Scopes, Status, Strategy, Timestamp,
+    ApiKeyId, ApiKeyToken, Campaign, CampaignDocument, CampaignId, ContactCenterId,
+    ContactCenterName, KeyHash, KeyHasher, Method, SERVER_SECRET_LEN, Scopes, Status, Strategy,
+    Timestamp,
 };
 
 pub mod contract;
@@ -196,6 +197,29 @@ pub enum Change {
     Campaigns(ContactCenterId),
     /// An API key changed (revoked).
     ApiKey(ApiKeyId),
+}
+
+/// Issues a new API key for a contact center: generates it, stores only its
+/// hash under the deployment's secret, and returns the key (to be shown
+/// once) with its stored description.
+pub async fn issue_api_key(
+    store: &dyn Store,
+    center: ContactCenterId,
+    name: Option<String>,
+    scopes: Scopes,
+) -> Result<(ApiKeyToken, ApiKeyInfo)> {
+    let secret = store.server_secret().await?;
+    let token = ApiKeyToken::generate();
+    let info = store
+        .create_api_key(NewApiKey {
+            contact_center_id: center,
+            name,
+            hash: KeyHasher::new(&secret).hash(&token),
+            last4: token.last4().to_owned(),
+            scopes,
+        })
+        .await?;
+    Ok((token, info))
 }
 
 /// Migrations applied by [`Store::migrate`].

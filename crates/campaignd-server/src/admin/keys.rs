@@ -1,8 +1,8 @@
 //! `campaignd key create|list|revoke`.
 
 use anyhow::Context as _;
-use campaignd_model::{ApiKeyId, ApiKeyToken, ContactCenterName, KeyHasher, Scope, Scopes};
-use campaignd_store::{ApiKeyInfo, NewApiKey, Store};
+use campaignd_model::{ApiKeyId, ContactCenterName, Scope, Scopes};
+use campaignd_store::{ApiKeyInfo, Store};
 use serde_json::json;
 
 use super::{center, print_table};
@@ -43,20 +43,8 @@ pub async fn create(
         );
     }
     let center = center(store, center_name).await?;
-    let secret = store
-        .server_secret()
-        .await
-        .context("cannot read the server secret")?;
-    let token = ApiKeyToken::generate();
     let scopes: Scopes = scopes.iter().copied().collect();
-    let info = store
-        .create_api_key(NewApiKey {
-            contact_center_id: center.id,
-            name: label,
-            hash: KeyHasher::new(&secret).hash(&token),
-            last4: token.last4().to_owned(),
-            scopes,
-        })
+    let (token, info) = campaignd_store::issue_api_key(store, center.id, label, scopes)
         .await
         .context("cannot create the API key")?;
     if json {

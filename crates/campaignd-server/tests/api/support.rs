@@ -104,13 +104,11 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use campaignd_model::{
-    ApiKeyToken, CampaignDocument, ContactCenterId, KeyHasher, Scope, SystemFields,
-};
+use campaignd_model::{CampaignDocument, ContactCenterId, Scope, SystemFields};
 use campaignd_server::app::AppConfig;
 use campaignd_server::ratelimit::Quota;
 use campaignd_server::serve::Limits;
-use campaignd_store::{ApiKeyInfo, NewApiKey, SqliteStore, Store};
+use campaignd_store::{ApiKeyInfo, SqliteStore, Store};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -225,17 +223,8 @@ impl TestServer {
         center: ContactCenterId,
         scopes: &[Scope],
     ) -> (String, ApiKeyInfo) {
-        let secret = self.store.server_secret().await.unwrap();
-        let token = ApiKeyToken::generate();
-        let info = self
-            .store
-            .create_api_key(NewApiKey {
-                contact_center_id: center,
-                name: None,
-                hash: KeyHasher::new(&secret).hash(&token),
-                last4: token.last4().to_owned(),
-                scopes: scopes.iter().copied().collect(),
-            })
+        let scopes = scopes.iter().copied().collect();
+        let (token, info) = campaignd_store::issue_api_key(&*self.store, center, None, scopes)
             .await
             .unwrap();
         (token.expose().to_owned(), info)
