@@ -288,6 +288,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
+    crate::telemetry::flush_logs();
     if let Some(key) = demo_key {
         println!("campaignd is listening on http://{addr}");
         println!("demo API key: {}", key.expose());
@@ -305,6 +306,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?;
     tracing::info!("stopped");
+    crate::telemetry::flush_logs();
     Ok(())
 }
 

@@ -160,11 +160,87 @@ pub fn init(format: LogFormat) {
         });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(LogSink);
     let _ = match format {
         LogFormat::Text => builder.event_format(CompactText).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Where log lines go: standard error, through one buffer, so the access
+/// log costs no system call per request. The buffer is written out when a
+/// warning or error is logged, when it fills, every poll of the watcher
+/// (200 ms), and at shutdown ([`flush_logs`]).
+struct LogSink;
+
+fn log_buffer() -> &'static std::sync::Mutex<std::io::BufWriter<std::io::Stderr>> {
+    static BUFFER: std::sync::OnceLock<std::sync::Mutex<std::io::BufWriter<std::io::Stderr>>> =
+        std::sync::OnceLock::new();
+    BUFFER.get_or_init(|| {
+        std::sync::Mutex::new(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ))
+    })
+}
+
+/// Writes buffered log lines to standard error.
+pub fn flush_logs() {
+    use std::io::Write as _;
+    let _ = log_buffer()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .flush();
+}
+
+/// One event's writer; flushes on drop if the event is a warning or worse.
+struct LogLine {
+    urgent: bool,
+}
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        log_buffer()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write(bytes)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        log_buffer()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write_all(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        log_buffer()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .flush()
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if self.urgent {
+            flush_logs();
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine { urgent: true }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LogLine {
+        LogLine {
+            urgent: *meta.level() <= tracing::Level::WARN,
+        }
+    }
 }
 
 /// The text log format: `TIME LEVEL target: message key=value ...`, one

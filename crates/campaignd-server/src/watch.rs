@@ -71,6 +71,7 @@ impl Watcher {
         loop {
             tokio::time::sleep(POLL_INTERVAL).await;
             self.poll().await;
+            crate::telemetry::flush_logs();
             ticks = ticks.wrapping_add(1);
             if ticks.is_multiple_of(25) {
                 self.flush_key_use().await;
