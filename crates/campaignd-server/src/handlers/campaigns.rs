@@ -2,12 +2,12 @@
 
 use std::fmt::Write as _;
 
-use axum::Extension;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{
-    CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Status, Strategy,
+    CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Scope, Status, Strategy,
 };
 use campaignd_store::{CampaignFilter, Page};
 
@@ -81,13 +81,27 @@ impl AppState {
         (status = 404, description = "No such campaign in this contact center (or a malformed id)", body = crate::openapi::SimpleError),
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError, headers(("Retry-After" = u64))),
     ))]
-pub async fn get_campaign(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: Request,
-) -> ApiResult {
+pub async fn get_campaign(State(app): State<AppState>, request: Request) -> Response {
+    let state = &app;
+    app.guarded(
+        Scope::CampaignsRead,
+        "/api/v4/campaigns/{campaign_id}",
+        request,
+        |caller, request| async move {
+            // Parts, not the request: a body is not `Sync`, so a borrowed
+            // request could not be held across an await in a `Send` future.
+            let (parts, _) = request.into_parts();
+            get_campaign_for(state, caller, &parts)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        },
+    )
+    .await
+}
+
+async fn get_campaign_for(app: &AppState, caller: Caller, request: &Parts) -> ApiResult {
     // Borrowed from the request: the `HeaderMap` and `Uri` extractors clone.
-    let (headers, uri) = (request.headers(), request.uri());
+    let (headers, uri) = (&request.headers, &request.uri);
     // The raw segment, not a decoded `Path`: no decoding can fail, and
     // anything but canonical digits is simply not an id.
     let raw = uri.path().rsplit('/').next().unwrap_or_default();
@@ -222,12 +236,24 @@ impl ListQuery {
         (status = 422, description = "A parameter is out of its rule", body = crate::openapi::FieldErrorsBody),
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError),
     ))]
-pub async fn list_campaigns(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    request: Request,
-) -> ApiResult {
-    let (headers, uri) = (request.headers(), request.uri());
+pub async fn list_campaigns(State(app): State<AppState>, request: Request) -> Response {
+    let state = &app;
+    app.guarded(
+        Scope::CampaignsRead,
+        "/api/v4/campaigns",
+        request,
+        |caller, request| async move {
+            let (parts, _) = request.into_parts();
+            list_campaigns_for(state, caller, &parts)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        },
+    )
+    .await
+}
+
+async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> ApiResult {
+    let (headers, uri) = (&request.headers, &request.uri);
     let query = parse_list_query(uri.query()).map_err(ApiError::Validation)?;
     let key = query.cache_key();
     let center = caller.center;
