@@ -35,16 +35,16 @@ use crate::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most idle reader connections kept open.
-const MAX_IDLE_READERS: usize = 4;
+const MAX_READERS: usize = 4;
 
 /// Page cache per connection, in KiB (SQLite's default is 2000).
 const CACHE_KIB: i64 = 2048;
 
-/// Page cache of the connection that serves point lookups on a cache miss,
-/// in KiB: large enough that random reads over a few hundred thousand
+/// Page cache of each reader connection (point lookups on a cache miss,
+/// lists), in KiB: large enough that random reads over a few hundred thousand
 /// campaigns mostly find their B-tree pages in memory rather than calling
 /// `pread`.
-const READER_CACHE_KIB: i64 = 16 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
 
 /// The SQLite [`Store`].
 #[derive(Clone)]
@@ -55,7 +55,8 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    reader_free: std::sync::Condvar,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -84,7 +85,8 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
+                readers: Mutex::new(Readers::default()),
+                reader_free: std::sync::Condvar::new(),
             }),
         })
     }
@@ -138,26 +140,57 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The reader pool: idle connections and how many exist in all.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
 impl Inner {
+    /// Runs `f` on a reader connection. At most [`MAX_READERS`] exist, so
+    /// their page caches bound memory; a caller finding all of them busy
+    /// waits for one (queries are short).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let pooled = self
-            .readers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let conn = if let Some(conn) = pooled {
-            conn
-        } else {
-            let conn = open_connection(&self.path, false)?;
-            conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
-                .map_err(map_err)?;
-            conn
+        let conn = {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(conn) = readers.idle.pop() {
+                    break conn;
+                }
+                if readers.open < MAX_READERS {
+                    readers.open += 1;
+                    drop(readers);
+                    let opened = open_connection(&self.path, false).and_then(|conn| {
+                        conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
+                            .map_err(map_err)?;
+                        Ok(conn)
+                    });
+                    match opened {
+                        Ok(conn) => break conn,
+                        Err(e) => {
+                            self.readers
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .open -= 1;
+                            self.reader_free.notify_one();
+                            return Err(e);
+                        }
+                    }
+                }
+                readers = self
+                    .reader_free
+                    .wait(readers)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         };
         let result = f(&conn).map_err(map_err);
-        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .idle
+            .push(conn);
+        self.reader_free.notify_one();
         result
     }
 
