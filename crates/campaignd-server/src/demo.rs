@@ -12,6 +12,9 @@ const EXAMPLE: &str = include_str!("../../campaignd-model/tests/fixtures/get-cam
 /// The demo contact center's name.
 pub const DEMO_CENTER: &str = "demo";
 
+/// The label of the keys `serve --demo` creates.
+pub const DEMO_KEY_NAME: &str = "demo";
+
 const DIAL_LEVELS: [f64; 5] = [1.0, 1.5, 2.0, 3.0, 0.5];
 const METHODS: [&str; 3] = ["power", "preview", "progressive"];
 
@@ -116,10 +119,18 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             .await
             .context("cannot import the demo campaigns")?;
     }
+    // Each start prints a fresh key; the previous starts' keys are revoked so
+    // that restarting the demo never runs into the 50-key limit.
+    for old in store.list_api_keys(center.id).await? {
+        if old.revoked_at.is_none() && old.name.as_deref() == Some(DEMO_KEY_NAME) {
+            store.revoke_api_key(old.id).await?;
+        }
+    }
     let scopes = [Scope::CampaignsRead, Scope::CampaignsManage]
         .into_iter()
         .collect();
-    match campaignd_store::issue_api_key(store, center.id, Some("demo".into()), scopes).await {
+    match campaignd_store::issue_api_key(store, center.id, Some(DEMO_KEY_NAME.into()), scopes).await
+    {
         Ok((token, _)) => Ok(token),
         Err(campaignd_store::StoreError::KeyLimit) => anyhow::bail!(
             "the demo contact center has 50 active keys; revoke some (`campaignd key list --center demo`)"

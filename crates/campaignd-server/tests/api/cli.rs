@@ -434,11 +434,42 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
     }
     assert!(!log.contains(&key[5..]), "the log holds the key");
 
-    // A second start reuses the demo data and makes another key.
+    // A second start reuses the demo data, makes a new key and revokes the
+    // first, so restarts never pile up keys.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("CAMPAIGND_DATABASE_URL", db.url())
+        .current_dir(db.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(again.stdout.take().unwrap()).lines();
+    let _listening = lines.next().unwrap().unwrap();
+    let second_key = lines.next().unwrap().unwrap();
+    assert!(
+        second_key.starts_with("demo API key: ") && !second_key.ends_with(&key),
+        "{second_key}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(again.wait().unwrap().code(), Some(0));
     let list = db
         .run(&["key", "list", "--center", "demo", "--json"])
         .json();
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    let keys = list.as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys[0]["revoked_at"].is_string(),
+        "the first demo key is revoked: {list}"
+    );
+    assert!(
+        keys[1]["revoked_at"].is_null(),
+        "the new demo key is active: {list}"
+    );
     let centers = db.run(&["center", "list", "--json"]).json();
     assert_eq!(centers[0]["campaigns"], 26);
+    assert_eq!(centers[0]["active_keys"], 1);
 }
