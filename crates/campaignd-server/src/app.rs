@@ -26,7 +26,7 @@ pub struct AppConfig {
     pub quota: Quota,
     /// Byte budget of the rendered-body cache.
     pub cache_bytes: usize,
-    /// Longest a request may take before it is answered 503.
+    /// Longest the storage work of a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// This deployment's cluster id, shown in the OpenAPI document.
     pub cluster_id: Option<String>,

@@ -97,7 +97,8 @@ pub struct ServeArgs {
     /// idle time allowed between requests on a kept-alive connection).
     #[arg(long, env = "CAMPAIGND_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_read_timeout: Duration,
-    /// Longest a request may take before it is answered 503.
+    /// Longest the storage work of a request may take before the request is
+    /// answered 503 (a stalled database never holds a client longer).
     #[arg(long, env = "CAMPAIGND_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub request_timeout: Duration,
     /// On SIGTERM or SIGINT, how long in-flight requests get to finish.
