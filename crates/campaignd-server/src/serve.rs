@@ -175,11 +175,7 @@ pub async fn serve(
     let upkeep = tokio::spawn(async move { watcher.run().await });
     let result = serve_router(listener, router(app.clone()), limits, shutdown).await;
     upkeep.abort();
-    // Last-use times noted since the last flush.
-    let final_flush = Watcher::start(app).await;
-    if let Ok(w) = final_flush {
-        w.flush_key_use().await;
-    }
+    app.flush_key_use().await;
     result
 }
 

@@ -82,9 +82,16 @@ impl Watcher {
 
     /// Writes batched key last-use times.
     pub async fn flush_key_use(&self) {
-        let uses = self.app.key_use.take();
+        self.app.flush_key_use().await;
+    }
+}
+
+impl AppState {
+    /// Writes the key last-use times noted since the last flush.
+    pub async fn flush_key_use(&self) {
+        let uses = self.key_use.take();
         if !uses.is_empty()
-            && let Err(e) = self.app.store.record_key_use(&uses).await
+            && let Err(e) = self.store.record_key_use(&uses).await
         {
             tracing::warn!(error = %e, "cannot record key use");
         }

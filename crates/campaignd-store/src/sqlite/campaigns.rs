@@ -103,17 +103,20 @@ pub(super) fn get_body(
     center: ContactCenterId,
     id: CampaignId,
 ) -> rusqlite::Result<Option<Vec<u8>>> {
+    // One lookup whether or not the campaign exists; only a row with a
+    // missing or older rendering costs a second one.
     let stored = conn
         .prepare_cached(
-            "SELECT body FROM campaigns WHERE contact_center_id = ?1 AND id = ?2 AND body_version = ?3",
+            "SELECT body, body_version FROM campaigns WHERE contact_center_id = ?1 AND id = ?2",
         )?
-        .query_row(params![center.get(), id.get(), Campaign::BODY_VERSION], |r| {
-            r.get::<_, String>(0)
+        .query_row(params![center.get(), id.get()], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?))
         })
         .optional()?;
     match stored {
-        Some(body) => Ok(Some(body.into_bytes())),
-        None => Ok(get(conn, center, id)?.map(|c| c.get_body())),
+        None => Ok(None),
+        Some((Some(body), Some(Campaign::BODY_VERSION))) => Ok(Some(body.into_bytes())),
+        Some(_) => Ok(get(conn, center, id)?.map(|c| c.get_body())),
     }
 }
 
