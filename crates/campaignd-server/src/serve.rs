@@ -253,28 +253,34 @@ pub async fn serve_router(
     Ok(())
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
+/// Installs the SIGTERM and SIGINT handlers now, and returns a future that
+/// completes when either arrives. Installing eagerly matters: a signal that
+/// lands before the handlers exist kills the process without a drain.
+#[cfg(unix)]
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
             _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// `campaignd serve`: open the database, seed the demo if asked, serve until
 /// a signal.
 pub async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let demo_key = if args.demo {
         Some(crate::demo::seed(&*store).await?)
     } else {
@@ -294,14 +300,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
             key.expose()
         );
     }
-    serve(
-        store,
-        args.app_config(),
-        args.limits(),
-        listener,
-        shutdown_signal(),
-    )
-    .await?;
+    serve(store, args.app_config(), args.limits(), listener, shutdown).await?;
     tracing::info!("stopped");
     crate::telemetry::flush_logs();
     Ok(())
