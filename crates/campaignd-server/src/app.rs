@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use campaignd_model::{ApiKeyId, KeyHasher, Timestamp};
@@ -17,7 +16,6 @@ use crate::cache::{Freshness, KeyCache, RenderCache};
 use crate::error::ApiError;
 use crate::handlers;
 use crate::ratelimit::{LocalLimiter, Quota};
-use crate::telemetry;
 
 /// Settings the request path needs.
 #[derive(Debug, Clone)]
@@ -161,7 +159,9 @@ async fn not_found() -> Response {
     ApiError::NotFound.into_response()
 }
 
-/// The whole HTTP application.
+/// The routes, each answering for itself; [`crate::front::Front`] puts the
+/// request id, panic safety and access log around them (and calls the read
+/// handlers directly for `GET`).
 pub fn router(app: AppState) -> Router {
     Router::new()
         .route(
@@ -177,8 +177,4 @@ pub fn router(app: AppState) -> Router {
         .route("/readyz", get(handlers::health::readyz))
         .fallback(not_found)
         .with_state(app)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            telemetry::panic_response,
-        ))
-        .layer(middleware::from_fn(telemetry::request_context))
 }

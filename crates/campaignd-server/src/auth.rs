@@ -9,13 +9,13 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{ApiKeyId, ApiKeyToken, ContactCenterId, Scope, Scopes};
 use campaignd_store::KeyGrant;
 
-use crate::app::{AppState, Route};
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ratelimit::{Decision, Subject};
 
@@ -39,13 +39,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<ApiKeyToken> {
         return None;
     }
     token.trim().parse().ok()
-}
-
-fn client_ip(request: &Request) -> IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip())
 }
 
 /// Adds the `RateLimit-*` headers of `decision` to `response`.
@@ -77,15 +70,15 @@ fn number(n: u64) -> HeaderValue {
 impl AppState {
     /// The grant of a well-formed key, from the cache or storage.
     async fn grant(&self, token: &ApiKeyToken) -> Result<Option<KeyGrant>, ApiError> {
-        let hash = self.hasher.hash(token);
         let fresh = self.freshness.is_fresh();
-        if fresh && let Some(grant) = self.keys.get(&hash) {
+        if fresh && let Some(grant) = self.keys.get(token) {
             return Ok(Some(grant));
         }
         let generation = self.keys.generation();
+        let hash = self.hasher.hash(token);
         let grant = self.storage(self.store.authenticate(&hash)).await?;
         if let (true, Some(grant)) = (fresh, grant) {
-            self.keys.fill(generation, hash, grant);
+            self.keys.fill(generation, token, grant);
         }
         Ok(grant)
     }
@@ -94,42 +87,25 @@ impl AppState {
 impl AppState {
     /// Runs `handler` for an authorized caller: authentication, then the
     /// scope, then the rate limit (SPEC §3's order), each failure answered in
-    /// the envelope. Every response gets the route (and key id) for the
-    /// access log, and authenticated ones the `RateLimit-*` headers.
+    /// the envelope. Authenticated responses get the `RateLimit-*` headers.
+    /// Returns the response and the key that authenticated it, if one did
+    /// (for the access log).
     ///
     /// A plain call rather than a middleware layer: the hot path then pays
-    /// for no boxed future or cloned service.
+    /// for no boxed future or cloned service. `peer` is the client address,
+    /// which a request that fails authentication is limited by.
     pub async fn guarded<F, Fut>(
         &self,
         scope: Scope,
-        route: &'static str,
-        request: Request,
-        handler: F,
-    ) -> Response
-    where
-        F: FnOnce(Caller, Request) -> Fut,
-        Fut: Future<Output = Response>,
-    {
-        let (mut response, key) = self.authorize_and_run(scope, request, handler).await;
-        response.extensions_mut().insert(Route {
-            template: route,
-            key,
-        });
-        response
-    }
-
-    /// The response, and the key that authenticated it, if one did.
-    async fn authorize_and_run<F, Fut>(
-        &self,
-        scope: Scope,
-        request: Request,
+        headers: &HeaderMap,
+        peer: IpAddr,
         handler: F,
     ) -> (Response, Option<ApiKeyId>)
     where
-        F: FnOnce(Caller, Request) -> Fut,
+        F: FnOnce(Caller) -> Fut,
         Fut: Future<Output = Response>,
     {
-        let grant = match bearer_token(request.headers()) {
+        let grant = match bearer_token(headers) {
             Some(token) => match self.grant(&token).await {
                 Ok(grant) => grant,
                 Err(e) => return (e.into_response(), None),
@@ -137,7 +113,7 @@ impl AppState {
             None => None,
         };
         let Some(grant) = grant else {
-            let decision = self.limiter.check(Subject::Address(client_ip(&request)));
+            let decision = self.limiter.check(Subject::Address(peer));
             let response = if decision.allowed {
                 ApiError::Unauthorized.into_response()
             } else {
@@ -159,13 +135,21 @@ impl AppState {
                 center: grant.contact_center_id,
                 scopes: grant.scopes,
             };
-            handler(caller, request).await
+            handler(caller).await
         } else {
             ApiError::TooManyRequests(decision.retry_after).into_response()
         };
         rate_headers(&mut response, &decision);
         (response, Some(grant.key_id))
     }
+}
+
+/// The client address axum handlers see: the connection's peer, which the
+/// front service ([`crate::front`]) attaches to every request it routes.
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip())
 }
 
 #[cfg(test)]

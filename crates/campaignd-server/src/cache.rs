@@ -17,7 +17,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use campaignd_model::{CampaignId, ContactCenterId, KeyHash};
+use campaignd_model::{ApiKeyToken, CampaignId, ContactCenterId};
 use campaignd_store::KeyGrant;
 
 const SHARDS: usize = 16;
@@ -234,11 +234,14 @@ impl RenderCache {
     }
 }
 
-/// Grants of keys seen recently, by key hash. Revocations clear it.
+/// Grants of keys seen recently, by the presented token itself, so a hit
+/// costs one `SipHash` (under a per-process random key) instead of the
+/// HMAC that storage lookups need. The tokens live only in this process's
+/// memory, like the requests that carry them; revocations clear the cache.
 pub struct KeyCache {
     capacity: usize,
     generation: AtomicU64,
-    map: Mutex<HashMap<KeyHash, KeyGrant>>,
+    map: Mutex<HashMap<Box<str>, KeyGrant>>,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -264,17 +267,17 @@ impl KeyCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The cached grant for `hash`.
-    pub fn get(&self, hash: &KeyHash) -> Option<KeyGrant> {
+    /// The cached grant for `token`.
+    pub fn get(&self, token: &ApiKeyToken) -> Option<KeyGrant> {
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(hash)
+            .get(token.expose())
             .copied()
     }
 
     /// Caches a grant unless a revocation ran since `generation` was read.
-    pub fn fill(&self, generation: u64, hash: KeyHash, grant: KeyGrant) {
+    pub fn fill(&self, generation: u64, token: &ApiKeyToken, grant: KeyGrant) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -282,7 +285,7 @@ impl KeyCache {
         if map.len() >= self.capacity {
             map.clear();
         }
-        map.insert(hash, grant);
+        map.insert(token.expose().into(), grant);
     }
 
     /// Drops every grant.

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod front;
 pub mod handlers;
 pub mod openapi;
 pub mod ratelimit;

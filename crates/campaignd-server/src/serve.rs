@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use campaignd_store::Store;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,7 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
-use crate::app::{AppConfig, AppState, router};
+use crate::app::{AppConfig, AppState};
+use crate::front::Front;
 use crate::ratelimit::Quota;
 use crate::telemetry::LogFormat;
 use crate::watch::Watcher;
@@ -173,17 +175,41 @@ pub async fn serve(
         .await
         .context("cannot read the change log")?;
     let upkeep = tokio::spawn(async move { watcher.run().await });
-    let result = serve_router(listener, router(app.clone()), limits, shutdown).await;
+    let result = serve_http(listener, Front::new(app.clone()), limits, shutdown).await;
     upkeep.abort();
     app.flush_key_use().await;
     result
 }
 
-/// Serves any router with campaignd's connection handling (limits, timers,
-/// draining); [`serve`] uses it for the campaignd app.
-pub async fn serve_router(
+/// What answers the requests of [`serve_http`]'s connections.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// The response to `request`, which arrived from `peer`.
+    fn handle(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send + use<Self>;
+}
+
+/// A bare router, with the peer address as [`ConnectInfo`].
+impl Handler for Router {
+    fn handle(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send + use<> {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let router = self.clone();
+        async move { router.oneshot(request).await.unwrap_or_else(|e| match e {}) }
+    }
+}
+
+/// Serves `handler` with campaignd's connection handling (limits, timers,
+/// draining); [`serve`] uses it for the campaignd app ([`Front`]).
+pub async fn serve_http(
     listener: TcpListener,
-    router: Router,
+    handler: impl Handler,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
@@ -213,14 +239,10 @@ pub async fn serve_router(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let request = request.map(Body::new);
-            let router = router.clone();
-            async move {
-                Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {}))
-            }
+        let handler = handler.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let response = handler.handle(request, peer);
+            async move { Ok::<_, Infallible>(response.await) }
         });
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let mut drain = drain_rx.clone();

@@ -5,15 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
 use bytes::Bytes;
 use http_body::Body as _;
 
 use crate::app::Route;
-use crate::error::{ApiError, body_for_status, json_response};
+use crate::error::{body_for_status, json_response};
 use campaignd_model::ApiKeyId;
 
 /// Largest request body accepted (SPEC §1).
@@ -73,60 +71,56 @@ fn dress(response: &mut Response) {
     }
 }
 
-/// The outermost middleware: request id, body size check, the JSON envelope
-/// for bare errors, and one access log line per request. (The request
-/// timeout bounds storage calls, the only slow part of a request; see
-/// `AppState::storage`.)
-pub async fn request_context(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request
-        .headers()
+/// The request's id: the client's `X-Request-Id` if well formed, else a
+/// new one.
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
         .get(&REQUEST_ID)
         .filter(|v| well_formed_id(v))
         .cloned()
-        .unwrap_or_else(new_request_id);
-    let method = request.method().clone();
-    let too_large = request
-        .headers()
+        .unwrap_or_else(new_request_id)
+}
+
+/// Whether the request announces a body over [`MAX_BODY_BYTES`].
+pub fn too_large(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES);
+        .is_some_and(|n| n > MAX_BODY_BYTES)
+}
 
-    let mut response = if too_large {
-        ApiError::PayloadTooLarge.into_response()
-    } else {
-        next.run(request).await
-    };
-    dress(&mut response);
-    let info = response.extensions().get::<Route>().copied();
-    let route = info.map_or("-", |r| r.template);
-    let key = info.and_then(|r| r.key).map(ApiKeyId::get);
+/// Finishes a response: the JSON envelope for bare errors, the request id,
+/// and one access log line (route template, status, latency, key id; never
+/// the key).
+pub fn finish(
+    response: &mut Response,
+    id: HeaderValue,
+    method: &Method,
+    route: Option<Route>,
+    started: Instant,
+) {
+    dress(response);
+    let route_template = route.map_or("-", |r| r.template);
+    let key = route.and_then(|r| r.key).map(ApiKeyId::get);
     let status = response.status().as_u16();
-    response
-        .headers_mut()
-        .insert(REQUEST_ID.clone(), id.clone());
     // `event!`, not `info!`: `info!` with `target:` cannot take dotted names.
     tracing::event!(
         target: "campaignd::access",
         tracing::Level::INFO,
         request.id = %id.to_str().unwrap_or("-"),
         http.method = %method,
-        http.route = %route,
+        http.route = %route_template,
         http.status = status,
         latency_us = started.elapsed().as_micros() as u64,
         key.id = key,
         "request"
     );
-    response
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
 }
 
 /// Turns a handler panic into a 500 in the envelope; the panic is logged.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "the signature CatchPanicLayer expects"
-)]
-pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+pub fn panic_response(panic: &(dyn Any + Send + 'static)) -> Response {
     let message = panic
         .downcast_ref::<String>()
         .map(String::as_str)

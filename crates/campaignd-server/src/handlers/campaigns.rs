@@ -1,18 +1,20 @@
 //! `GET /api/v4/campaigns/{campaign_id}` and `GET /api/v4/campaigns`.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{
-    CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Scope, Status, Strategy,
+    ApiKeyId, CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Scope, Status,
+    Strategy,
 };
 use campaignd_store::{CampaignFilter, Page};
 
-use crate::app::AppState;
-use crate::auth::Caller;
+use crate::app::{AppState, Route};
+use crate::auth::{Caller, client_ip};
 use crate::cache::{Rendered, Slot};
 use crate::error::{ApiError, ApiResult, json_response};
 
@@ -82,16 +84,38 @@ impl AppState {
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError, headers(("Retry-After" = u64))),
     ))]
 pub async fn get_campaign(State(app): State<AppState>, request: Request) -> Response {
-    let state = &app;
+    let peer = client_ip(request.extensions());
+    let (parts, _) = request.into_parts();
+    let (response, key) = get_campaign_from(&app, &parts, peer).await;
+    with_route(response, GET_CAMPAIGN, key)
+}
+
+/// The route template of Get campaign.
+pub const GET_CAMPAIGN: &str = "/api/v4/campaigns/{campaign_id}";
+
+/// The route template of Get list of campaigns.
+pub const LIST_CAMPAIGNS: &str = "/api/v4/campaigns";
+
+/// Marks `response` with its route and key, for the access log.
+fn with_route(mut response: Response, template: &'static str, key: Option<ApiKeyId>) -> Response {
+    response.extensions_mut().insert(Route { template, key });
+    response
+}
+
+/// Get campaign for a request from `peer`: the response, and the key that
+/// authenticated it. The front service calls this directly; the router's
+/// handler wraps it.
+pub async fn get_campaign_from(
+    app: &AppState,
+    request: &Parts,
+    peer: IpAddr,
+) -> (Response, Option<ApiKeyId>) {
     app.guarded(
         Scope::CampaignsRead,
-        "/api/v4/campaigns/{campaign_id}",
-        request,
-        |caller, request| async move {
-            // Parts, not the request: a body is not `Sync`, so a borrowed
-            // request could not be held across an await in a `Send` future.
-            let (parts, _) = request.into_parts();
-            get_campaign_for(state, caller, &parts)
+        &request.headers,
+        peer,
+        |caller| async move {
+            get_campaign_for(app, caller, request)
                 .await
                 .unwrap_or_else(IntoResponse::into_response)
         },
@@ -237,14 +261,24 @@ impl ListQuery {
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError),
     ))]
 pub async fn list_campaigns(State(app): State<AppState>, request: Request) -> Response {
-    let state = &app;
+    let peer = client_ip(request.extensions());
+    let (parts, _) = request.into_parts();
+    let (response, key) = list_campaigns_from(&app, &parts, peer).await;
+    with_route(response, LIST_CAMPAIGNS, key)
+}
+
+/// Get list of campaigns for a request from `peer`; see [`get_campaign_from`].
+pub async fn list_campaigns_from(
+    app: &AppState,
+    request: &Parts,
+    peer: IpAddr,
+) -> (Response, Option<ApiKeyId>) {
     app.guarded(
         Scope::CampaignsRead,
-        "/api/v4/campaigns",
-        request,
-        |caller, request| async move {
-            let (parts, _) = request.into_parts();
-            list_campaigns_for(state, caller, &parts)
+        &request.headers,
+        peer,
+        |caller| async move {
+            list_campaigns_for(app, caller, request)
                 .await
                 .unwrap_or_else(IntoResponse::into_response)
         },

@@ -149,7 +149,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let limits = Settings::default().limits;
-    let server = tokio::spawn(campaignd_server::serve::serve_router(
+    let server = tokio::spawn(campaignd_server::serve::serve_http(
         listener,
         app,
         limits,

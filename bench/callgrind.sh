@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: a measure of the hot path
+# that, unlike req/s, does not drift with the load on this shared machine.
+#
+# Runs the static ceiling and `campaignd serve --demo` under callgrind, zeroes
+# the counters after a warm-up, sends a fixed load with wrk, dumps, and
+# prints instructions per request for each plus campaignd's costliest
+# functions (inclusive). Usage: bench/callgrind.sh [PATH] [TOP]
+#   PATH  request path for campaignd (default /api/v4/campaigns/3)
+#   TOP   how many functions to list (default 40)
+# Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
+# extensions, so key hashing counts at its software cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+path=${1:-/api/v4/campaigns/3}
+top=${2:-40}
+work=$(mktemp -d /tmp/campaignd-callgrind.XXXXXX)
+# KEEP=1 keeps the dumps (for callgrind_annotate --tree=caller and the like).
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "dumps kept in $work" || rm -rf "$work"' EXIT
+
+cargo build --release --quiet --bin campaignd --example static_ceiling
+bin=target/release/campaignd
+
+# Count a steady load: zero, run wrk, dump; print "<requests> <instructions>".
+measure() {
+  local pid=$1 url=$2 out=$3
+  shift 3
+  # Warm up (connections, caches), then count.
+  wrk -t1 -c8 -d3s "$@" "$url" >/dev/null
+  callgrind_control -z "$pid" >/dev/null
+  local reqs
+  reqs=$(wrk -t1 -c8 -d5s "$@" "$url" | awk '/requests in/ {print $1}')
+  callgrind_control -d "$pid" >/dev/null
+  local dump
+  dump=$(ls -t "$out".* | head -1)
+  local ir
+  ir=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+  echo "$reqs $ir $dump"
+}
+
+export CAMPAIGND_DATABASE_URL="sqlite://$work/cg.db"
+valgrind --tool=callgrind --callgrind-out-file="$work/serve.out" \
+  "$bin" serve --demo --listen 127.0.0.1:18591 \
+  --rate-limit-per-second 1000000000 --rate-limit-burst 1000000000 \
+  >"$work/serve.stdout" 2>"$work/serve.stderr" &
+serve_pid=$!
+for _ in $(seq 600); do grep -q 'demo API key' "$work/serve.stdout" 2>/dev/null && break; sleep 0.1; done
+key=$(awk -F': ' '/demo API key/ {print $2}' "$work/serve.stdout")
+curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:18591/api/v4/campaigns/3" >"$work/hot.json"
+
+valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" \
+  target/release/examples/static_ceiling 127.0.0.1:18592 "$work/hot.json" 2>/dev/null &
+ceiling_pid=$!
+for _ in $(seq 600); do curl -sf http://127.0.0.1:18592/ >/dev/null 2>&1 && break; sleep 0.1; done
+
+read -r c_reqs c_ir _ < <(measure "$ceiling_pid" http://127.0.0.1:18592/ "$work/ceiling.out")
+read -r s_reqs s_ir s_dump < <(measure "$serve_pid" "http://127.0.0.1:18591$path" "$work/serve.out" \
+  -H "Authorization: Bearer $key")
+
+awk -v cr="$c_reqs" -v ci="$c_ir" -v sr="$s_reqs" -v si="$s_ir" 'BEGIN {
+  c = ci / cr; s = si / sr
+  printf "ceiling:   %8d requests, %7.0f instructions/request\n", cr, c
+  printf "campaignd: %8d requests, %7.0f instructions/request (%.2fx the ceiling)\n", sr, s, s / c
+}'
+echo
+echo "campaignd, inclusive instructions per request, top $top:"
+callgrind_annotate --inclusive=yes "$s_dump" 2>/dev/null |
+  awk -v n="$s_reqs" -v top="$top" '
+    /^-+$/ { sep++; next }
+    sep >= 3 && $1 ~ /^[0-9,]+$/ && shown < top {
+      ir = $1; gsub(",", "", ir); $1 = ""; $2 = ""
+      printf "%8.0f %s\n", ir / n, substr($0, 3); shown++
+    }'
