@@ -139,10 +139,10 @@ fn access_log(access: &Access<'_>) {
     thread_local! {
         static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    use std::io::Write as _;
     LINE.with_borrow_mut(|line| {
         line.clear();
         format_access(line, access, log_format(), &now_ascii());
-        use std::io::Write as _;
         let _ = log_buffer()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -222,8 +222,8 @@ fn now_ascii() -> [u8; 24] {
     if last == ms {
         return text;
     }
-    let text =
-        campaignd_model::Timestamp::from_unix_millis(ms).map_or([b'-'; 24], |t| t.to_ascii());
+    let text = campaignd_model::Timestamp::from_unix_millis(ms)
+        .map_or([b'-'; 24], campaignd_model::Timestamp::to_ascii);
     LAST.set((ms, text));
     text
 }
