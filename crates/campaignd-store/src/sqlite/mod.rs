@@ -140,11 +140,13 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The reader pool: idle connections and how many exist in all.
+/// The reader pool: idle connections, how many exist in all, and how many
+/// callers wait for one.
 #[derive(Default)]
 struct Readers {
     idle: Vec<Connection>,
     open: usize,
+    waiting: usize,
 }
 
 impl Inner {
@@ -169,29 +171,36 @@ impl Inner {
                     match opened {
                         Ok(conn) => break conn,
                         Err(e) => {
-                            self.readers
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .open -= 1;
-                            self.reader_free.notify_one();
+                            let mut readers =
+                                self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+                            readers.open -= 1;
+                            self.wake_one(&readers);
                             return Err(e);
                         }
                     }
                 }
+                readers.waiting += 1;
                 readers = self
                     .reader_free
                     .wait(readers)
                     .unwrap_or_else(PoisonError::into_inner);
+                readers.waiting -= 1;
             }
         };
         let result = f(&conn).map_err(map_err);
-        self.readers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .idle
-            .push(conn);
-        self.reader_free.notify_one();
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        readers.idle.push(conn);
+        self.wake_one(&readers);
         result
+    }
+
+    /// Wakes a caller waiting for a reader, if there is one: a notification
+    /// costs a system call even when nobody waits, and returning a
+    /// connection is on the path of every uncached read.
+    fn wake_one(&self, readers: &Readers) {
+        if readers.waiting > 0 {
+            self.reader_free.notify_one();
+        }
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
