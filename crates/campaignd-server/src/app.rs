@@ -1,6 +1,5 @@
 //! Application state and the router.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +11,7 @@ use axum::routing::get;
 use campaignd_model::{ApiKeyId, KeyHasher, Timestamp};
 use campaignd_store::Store;
 
-use crate::cache::{Freshness, KeyCache, RenderCache};
+use crate::cache::{Freshness, KeyCache, Map, RenderCache, map};
 use crate::error::ApiError;
 use crate::handlers;
 use crate::ratelimit::{LocalLimiter, Quota};
@@ -87,8 +86,14 @@ impl AppState {
 }
 
 /// Batches "key last used" times so authentication never writes.
-#[derive(Debug, Default)]
-pub struct KeyUse(Mutex<HashMap<ApiKeyId, Timestamp>>);
+#[derive(Debug)]
+pub struct KeyUse(Mutex<Map<ApiKeyId, Timestamp>>);
+
+impl Default for KeyUse {
+    fn default() -> Self {
+        Self(Mutex::new(map()))
+    }
+}
 
 impl KeyUse {
     /// Notes that `key` was used now.

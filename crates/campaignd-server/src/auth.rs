@@ -28,17 +28,20 @@ pub struct Caller {
     pub center: ContactCenterId,
     /// The key's scopes.
     pub scopes: Scopes,
+    /// Whether the caches may be trusted for this request (see
+    /// [`crate::cache::Freshness`]).
+    pub fresh: bool,
 }
 
-/// Extracts the token from `Authorization: Bearer <key>` (scheme word in any
-/// case).
-fn bearer_token(headers: &HeaderMap) -> Option<ApiKeyToken> {
+/// The credentials of `Authorization: Bearer <key>` (scheme word in any
+/// case), not yet checked to be a well-formed key.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    token.trim().parse().ok()
+    Some(token.trim())
 }
 
 /// Adds the `RateLimit-*` headers of `decision` to `response`.
@@ -68,17 +71,22 @@ fn number(n: u64) -> HeaderValue {
 }
 
 impl AppState {
-    /// The grant of a well-formed key, from the cache or storage.
-    async fn grant(&self, token: &ApiKeyToken) -> Result<Option<KeyGrant>, ApiError> {
-        let fresh = self.freshness.is_fresh();
-        if fresh && let Some(grant) = self.keys.get(token) {
+    /// The grant of a presented key, from the cache or storage. Only what
+    /// was once a valid key can be in the cache, so a hit needs no parsing;
+    /// anything else must be a well-formed key before it costs an HMAC and
+    /// a lookup.
+    async fn grant(&self, presented: &str, fresh: bool) -> Result<Option<KeyGrant>, ApiError> {
+        if fresh && let Some(grant) = self.keys.get(presented) {
             return Ok(Some(grant));
         }
+        let Ok(token) = presented.parse::<ApiKeyToken>() else {
+            return Ok(None);
+        };
         let generation = self.keys.generation();
-        let hash = self.hasher.hash(token);
+        let hash = self.hasher.hash(&token);
         let grant = self.storage(self.store.authenticate(&hash)).await?;
         if let (true, Some(grant)) = (fresh, grant) {
-            self.keys.fill(generation, token, grant);
+            self.keys.fill(generation, &token, grant);
         }
         Ok(grant)
     }
@@ -105,8 +113,10 @@ impl AppState {
         F: FnOnce(Caller) -> Fut,
         Fut: Future<Output = Response>,
     {
+        // Whether the caches may be trusted, decided once for the request.
+        let fresh = self.freshness.is_fresh();
         let grant = match bearer_token(headers) {
-            Some(token) => match self.grant(&token).await {
+            Some(token) => match self.grant(token, fresh).await {
                 Ok(grant) => grant,
                 Err(e) => return (e.into_response(), None),
             },
@@ -134,6 +144,7 @@ impl AppState {
                 key_id: grant.key_id,
                 center: grant.contact_center_id,
                 scopes: grant.scopes,
+                fresh,
             };
             handler(caller).await
         } else {
@@ -176,7 +187,8 @@ mod tests {
                 header::AUTHORIZATION,
                 HeaderValue::from_str(&value).unwrap(),
             );
-            assert_eq!(bearer_token(&headers).is_some(), ok, "{value:?}");
+            let key = bearer_token(&headers).and_then(|t| t.parse::<ApiKeyToken>().ok());
+            assert_eq!(key.is_some(), ok, "{value:?}");
         }
         assert!(bearer_token(&HeaderMap::new()).is_none());
     }

@@ -44,8 +44,13 @@ pub type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// A JSON response from pre-rendered bytes.
 pub fn json_response(status: StatusCode, body: Bytes) -> Response {
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    // Room for what an API response gets (type, entity tag, rate limit,
+    // request id) without regrowing the map.
+    headers.reserve(8);
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );

@@ -7,14 +7,15 @@
 //! key is what lets the same algorithm run in a shared store when several
 //! nodes must share one budget.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use campaignd_model::ApiKeyId;
+
+use crate::cache::{Map, map};
 
 /// The quota: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +58,8 @@ pub struct LocalLimiter {
     interval_ns: u64,
     tolerance_ns: u64,
     epoch: Instant,
-    hasher: RandomState,
-    shards: [Mutex<HashMap<Subject, u64>>; SHARDS],
+    hasher: foldhash::fast::RandomState,
+    shards: [Mutex<Map<Subject, u64>>; SHARDS],
 }
 
 impl std::fmt::Debug for LocalLimiter {
@@ -78,8 +79,9 @@ impl LocalLimiter {
             interval_ns,
             tolerance_ns: interval_ns * u64::from(quota.burst.get() - 1),
             epoch: Instant::now(),
-            hasher: RandomState::new(),
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            // Keyed per process: client addresses are the caller's choice.
+            hasher: foldhash::fast::RandomState::default(),
+            shards: std::array::from_fn(|_| Mutex::new(map())),
         }
     }
 
@@ -88,7 +90,7 @@ impl LocalLimiter {
         self.epoch.elapsed().as_nanos() as u64 + self.tolerance_ns + self.interval_ns
     }
 
-    fn shard(&self, subject: &Subject) -> &Mutex<HashMap<Subject, u64>> {
+    fn shard(&self, subject: &Subject) -> &Mutex<Map<Subject, u64>> {
         &self.shards[(self.hasher.hash_one(subject) as usize) % SHARDS]
     }
 

@@ -49,8 +49,8 @@ impl AppState {
         &self,
         center: ContactCenterId,
         id: CampaignId,
+        fresh: bool,
     ) -> ApiResult<Option<Rendered>> {
-        let fresh = self.freshness.is_fresh();
         if fresh && let Some(hit) = self.renders.get(center, Slot::Campaign(id)) {
             return Ok(Some(hit));
         }
@@ -132,7 +132,7 @@ async fn get_campaign_for(app: &AppState, caller: Caller, request: &Parts) -> Ap
     let id = raw
         .parse::<CampaignId>()
         .unwrap_or(CampaignId::new(NO_SUCH_CAMPAIGN).expect("positive"));
-    match app.campaign_body(caller.center, id).await? {
+    match app.campaign_body(caller.center, id, caller.fresh).await? {
         Some(rendered) => Ok(respond(&rendered, headers)),
         None => Err(ApiError::NotFound),
     }
@@ -290,8 +290,7 @@ async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> 
     let (headers, uri) = (&request.headers, &request.uri);
     let query = parse_list_query(uri.query()).map_err(ApiError::Validation)?;
     let key = query.cache_key();
-    let center = caller.center;
-    let fresh = app.freshness.is_fresh();
+    let (center, fresh) = (caller.center, caller.fresh);
     if fresh && let Some(hit) = app.renders.get(center, Slot::List(&key)) {
         return Ok(respond(&hit, headers));
     }
