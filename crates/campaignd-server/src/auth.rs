@@ -45,12 +45,12 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Adds the `RateLimit-*` headers of `decision` to `response`.
-fn rate_headers(response: &mut Response, decision: &Decision) {
+fn rate_headers(response: &mut Response, decision: &Decision, limit: HeaderValue) {
     static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
     static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
     static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
     let headers = response.headers_mut();
-    headers.insert(LIMIT.clone(), number(u64::from(decision.limit)));
+    headers.insert(LIMIT.clone(), limit);
     headers.insert(REMAINING.clone(), number(u64::from(decision.remaining)));
     headers.insert(
         RESET.clone(),
@@ -134,7 +134,11 @@ impl AppState {
         let subject = Subject::Key(grant.key_id);
         if !grant.scopes.contains(scope) {
             let mut response = ApiError::Forbidden.into_response();
-            rate_headers(&mut response, &self.limiter.peek(subject));
+            rate_headers(
+                &mut response,
+                &self.limiter.peek(subject),
+                self.limiter.limit_header(),
+            );
             return (response, Some(grant.key_id));
         }
         let decision = self.limiter.check(subject);
@@ -150,7 +154,7 @@ impl AppState {
         } else {
             ApiError::TooManyRequests(decision.retry_after).into_response()
         };
-        rate_headers(&mut response, &decision);
+        rate_headers(&mut response, &decision, self.limiter.limit_header());
         (response, Some(grant.key_id))
     }
 }

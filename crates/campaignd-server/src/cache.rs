@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use campaignd_model::{ApiKeyToken, CampaignId, ContactCenterId};
 use campaignd_store::KeyGrant;
@@ -38,7 +39,7 @@ pub struct Rendered {
     /// The JSON body.
     pub body: Bytes,
     /// The `ETag` value, quotes included.
-    pub etag: Bytes,
+    pub etag: HeaderValue,
 }
 
 impl Rendered {
@@ -52,7 +53,7 @@ impl Rendered {
         }
         Self {
             body: Bytes::from(body),
-            etag: Bytes::copy_from_slice(&etag),
+            etag: HeaderValue::from_bytes(&etag).expect("hex digits in quotes"),
         }
     }
 }
@@ -451,9 +452,8 @@ mod tests {
         let b = Rendered::new(b"{\"a\":2}".to_vec());
         assert_ne!(a.etag, b.etag);
         assert_eq!(a.etag, Rendered::new(b"{\"a\":1}".to_vec()).etag);
-        assert!(a.etag.starts_with(b"\"") && a.etag.ends_with(b"\""));
         let hex = format!("\"{:016x}\"", RandomStateless::hash(b"{\"a\":1}"));
-        assert_eq!(a.etag, hex.as_bytes());
+        assert_eq!(a.etag, hex.as_str());
     }
 
     #[test]

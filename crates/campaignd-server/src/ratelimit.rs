@@ -13,6 +13,7 @@ use std::num::NonZeroU32;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderValue;
 use campaignd_model::ApiKeyId;
 
 use crate::cache::{Map, map};
@@ -58,6 +59,7 @@ pub struct LocalLimiter {
     interval_ns: u64,
     tolerance_ns: u64,
     epoch: Instant,
+    limit_header: HeaderValue,
     hasher: foldhash::fast::RandomState,
     shards: [Mutex<Map<Subject, u64>>; SHARDS],
 }
@@ -79,10 +81,16 @@ impl LocalLimiter {
             interval_ns,
             tolerance_ns: interval_ns * u64::from(quota.burst.get() - 1),
             epoch: Instant::now(),
+            limit_header: HeaderValue::from(quota.burst.get()),
             // Keyed per process: client addresses are the caller's choice.
             hasher: foldhash::fast::RandomState::default(),
             shards: std::array::from_fn(|_| Mutex::new(map())),
         }
+    }
+
+    /// `RateLimit-Limit`, the same for every subject.
+    pub fn limit_header(&self) -> HeaderValue {
+        self.limit_header.clone()
     }
 
     fn now_ns(&self) -> u64 {

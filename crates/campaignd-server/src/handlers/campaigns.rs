@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{
     ApiKeyId, CampaignId, CampaignView, ContactCenterId, FieldErrors, Method, Scope, Status,
@@ -25,20 +25,21 @@ const NO_SUCH_CAMPAIGN: i64 = i64::MAX;
 
 /// The 200 (or 304) for a rendered body, with its entity tag.
 fn respond(rendered: &Rendered, headers: &HeaderMap) -> Response {
-    let etag = HeaderValue::from_maybe_shared(rendered.etag.clone()).expect("hex etag");
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().as_bytes() == &rendered.etag[..])
+                .any(|t| t.trim() == "*" || t.trim().as_bytes() == rendered.etag.as_bytes())
         });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         json_response(StatusCode::OK, rendered.body.clone())
     };
-    response.headers_mut().insert(header::ETAG, etag);
+    response
+        .headers_mut()
+        .insert(header::ETAG, rendered.etag.clone());
     response
 }
 
