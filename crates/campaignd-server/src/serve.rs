@@ -110,7 +110,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "CAMPAIGND_CACHE_MB",
-        default_value = "8",
+        default_value = "16",
         value_name = "MIB"
     )]
     pub cache_mb: usize,

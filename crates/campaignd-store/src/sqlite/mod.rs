@@ -37,14 +37,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most idle reader connections kept open.
 const MAX_READERS: usize = 4;
 
-/// Page cache per connection, in KiB (SQLite's default is 2000).
+/// Page cache per connection, in KiB (SQLite's default is 2000). Enough
+/// for the B-tree's inner pages; a bigger cache barely helps random point
+/// reads (the leaf pages of a large table miss anyway), and memory is better
+/// spent on the server's cache of rendered bodies.
 const CACHE_KIB: i64 = 2048;
-
-/// Page cache of each reader connection (point lookups on a cache miss,
-/// lists), in KiB: large enough that random reads over a few hundred thousand
-/// campaigns mostly find their B-tree pages in memory rather than calling
-/// `pread`.
-const READER_CACHE_KIB: i64 = 8 * 1024;
 
 /// The SQLite [`Store`].
 #[derive(Clone)]
@@ -163,12 +160,7 @@ impl Inner {
                 if readers.open < MAX_READERS {
                     readers.open += 1;
                     drop(readers);
-                    let opened = open_connection(&self.path, false).and_then(|conn| {
-                        conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
-                            .map_err(map_err)?;
-                        Ok(conn)
-                    });
-                    match opened {
+                    match open_connection(&self.path, false) {
                         Ok(conn) => break conn,
                         Err(e) => {
                             let mut readers =
