@@ -13,8 +13,10 @@ in the same run, so drift of this shared machine cancels out.
   4. ceiling: one list page's exact bytes
   5. GET /api/v4/campaigns?limit=100
 
-Also: peak RSS of campaignd over the run, and time from process start to the
-first 200. Usage: bench/read_bench.py [--duration S] [--keep DIR]
+Runs 1-5 are repeated in interleaved rounds; each ratio is taken within a
+round and the medians are reported. Also: peak RSS of campaignd over the
+run, and time from process start to the first 200.
+Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR]
 """
 import argparse
 import http.client
@@ -22,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -101,7 +102,8 @@ def start_ceiling(port, body_file):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     ap.add_argument("--keep", help="reuse/keep the populated database in this directory")
     args = ap.parse_args()
 
@@ -145,48 +147,60 @@ request = function()
 end
 """)
 
-    # The ceiling is measured before and after campaignd, and averaged, so a
-    # drift of the machine during the run biases no ratio.
-    results = {}
-    ceilings = {"ceiling_hot": [], "ceiling_list": []}
-
-    def measure_ceilings(offset):
-        for name, body, p in (("ceiling_hot", hot_file, port + offset), ("ceiling_list", list_file, port + offset + 1)):
-            ceiling = start_ceiling(p, body)
-            ceilings[name].append(wrk(p, "/", args.duration))
-            ceiling.terminate()
-            ceiling.wait()
-
-    server.send_signal(signal.SIGSTOP)
-    measure_ceilings(1)
-    server.send_signal(signal.SIGCONT)
-    results["hot"] = wrk(port, "/api/v4/campaigns/3", args.duration, auth)
-    results["random"] = wrk(port, "/", args.duration, script=script)
-    results["list"] = wrk(port, "/api/v4/campaigns?limit=100", args.duration, {"Authorization": f"Bearer {center_key}"})
+    # Rounds interleave each campaignd run with a run of its ceiling, and
+    # each ratio is taken within a round: the machine drifts (other tenants)
+    # by tens of percent over a minute, much less within one round. The
+    # figures reported are the medians over the rounds.
+    ceiling_hot = start_ceiling(port + 1, hot_file)
+    ceiling_list = start_ceiling(port + 2, list_file)
+    runs = {name: [] for name in ("ceiling_hot", "hot", "random", "ceiling_list", "list")}
+    ratios = {name: [] for name in ("hot", "random", "list")}
+    list_auth = {"Authorization": f"Bearer {center_key}"}
+    for r in range(args.rounds):
+        print(f"round {r + 1} of {args.rounds} ...", file=sys.stderr)
+        runs["ceiling_hot"].append(wrk(port + 1, "/", args.duration))
+        runs["hot"].append(wrk(port, "/api/v4/campaigns/3", args.duration, auth))
+        runs["random"].append(wrk(port, "/", args.duration, script=script))
+        runs["ceiling_list"].append(wrk(port + 2, "/", args.duration))
+        runs["list"].append(wrk(port, "/api/v4/campaigns?limit=100", args.duration, list_auth))
+        for name, base in (("hot", "ceiling_hot"), ("random", "ceiling_hot"), ("list", "ceiling_list")):
+            ratios[name].append(runs[name][-1]["rps"] / runs[base][-1]["rps"])
     with open(f"/proc/{server.pid}/status") as f:
         rss_kib = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
-    server.terminate()
-    server.wait(timeout=30)
-    measure_ceilings(3)
-    for name, runs in ceilings.items():
-        results[name] = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
-        results[name + "_spread"] = max(r["rps"] for r in runs) / min(r["rps"] for r in runs)
+    for p in (server, ceiling_hot, ceiling_list):
+        p.terminate()
+        p.wait(timeout=30)
 
-    print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, wrk on CPU 1, 64 connections, {args.duration}s per run")
+    def median(values):
+        values = sorted(values)
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    results = {name: {k: median([run[k] for run in rs]) for k in rs[0]} for name, rs in runs.items()}
+    for name in ratios:
+        results[name]["ratio"] = median(ratios[name])
+        results[name]["ratios"] = ratios[name]
+    for name in ("ceiling_hot", "ceiling_list"):
+        results[name]["ratio"] = 1.0
+        rps = [run["rps"] for run in runs[name]]
+        results[name + "_spread"] = max(rps) / min(rps)
+
+    print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, wrk on CPU 1, 64 connections, "
+          f"{args.rounds} rounds of {args.duration}s runs (medians; ratios within each round)")
     print(f"bodies: hot {len(hot)} bytes, list {len(list_body)} bytes; campaigns: {CENTERS * PER_CENTER + 26}")
-    print(f"{'run':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'non-2xx':>9}")
+    print(f"{'run':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'non-2xx':>9}  ratio per round")
     rows = [
-        ("ceiling (static, hot bytes)", "ceiling_hot", "ceiling_hot"),
-        ("GET campaign, hot", "hot", "ceiling_hot"),
-        ("GET campaign, random of 100k", "random", "ceiling_hot"),
-        ("ceiling (static, list bytes)", "ceiling_list", "ceiling_list"),
-        ("GET campaigns?limit=100", "list", "ceiling_list"),
+        ("ceiling (static, hot bytes)", "ceiling_hot"),
+        ("GET campaign, hot", "hot"),
+        ("GET campaign, random of 100k", "random"),
+        ("ceiling (static, list bytes)", "ceiling_list"),
+        ("GET campaigns?limit=100", "list"),
     ]
-    for label, name, base in rows:
+    for label, name in rows:
         r = results[name]
-        ratio = r["rps"] / results[base]["rps"]
-        print(f"{label:<34}{r['rps']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{ratio:>8.2f}{r['non2xx']:>9}")
-    print(f"ceiling before/after spread: hot {results['ceiling_hot_spread']:.2f}x, list {results['ceiling_list_spread']:.2f}x")
+        per_round = " ".join(f"{x:.2f}" for x in r.get("ratios", []))
+        print(f"{label:<34}{r['rps']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{r['ratio']:>8.2f}{r['non2xx']:>9.0f}  {per_round}")
+    print(f"ceiling spread over the rounds: hot {results['ceiling_hot_spread']:.2f}x, list {results['ceiling_list_spread']:.2f}x")
     print(f"peak RSS of campaignd: {rss_kib / 1024:.1f} MiB")
     print(f"start to first 200: {first_200_ms:.0f} ms")
     print(json.dumps({"results": results, "rss_kib": rss_kib, "first_200_ms": first_200_ms}), file=sys.stderr)
