@@ -47,3 +47,54 @@ async fn rows_without_a_current_rendering_are_rendered_on_read() {
     let campaign = store.get_campaign(center, id).await.unwrap().unwrap();
     assert_eq!(body, campaign.get_body());
 }
+
+/// Point lookups may share a read transaction, but never past a write this
+/// store made, nor past a change it has read from the change log: that is
+/// what lets the server drop a cache entry and refill it with the new row.
+#[tokio::test]
+async fn point_lookups_see_every_write_the_store_has_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaignd.db");
+    let node = SqliteStore::open(&path).unwrap();
+    node.migrate().await.unwrap();
+    // Another process writing to the same database, such as the admin CLI.
+    let other = SqliteStore::open(&path).unwrap();
+    let center = other
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let id = campaignd_model::CampaignId::new(3).unwrap();
+    let seen = node.latest_change().await.unwrap();
+    // Begins a read transaction that later lookups may reuse.
+    assert!(node.get_campaign_body(center, id).await.unwrap().is_none());
+
+    let doc = |name: &str| {
+        campaignd_model::CampaignDocument::parse(
+            &serde_json::json!({"id": 3, "name": name}),
+            campaignd_model::SystemFields::Accept,
+        )
+        .unwrap()
+    };
+    other
+        .import_campaigns(center, vec![doc("From elsewhere")], None)
+        .await
+        .unwrap();
+    let changes = node.changes_since(seen, 100).await.unwrap();
+    assert!(!changes.is_empty());
+    let body = node.get_campaign_body(center, id).await.unwrap();
+    let body = String::from_utf8(body.expect("visible once the change was read")).unwrap();
+    assert!(body.contains("From elsewhere"), "{body}");
+
+    // The store's own writes are visible to its next lookup.
+    let second = campaignd_model::CampaignDocument::parse(
+        &serde_json::json!({"id": 4, "name": "Own write"}),
+        campaignd_model::SystemFields::Accept,
+    )
+    .unwrap();
+    node.import_campaigns(center, vec![second], None)
+        .await
+        .unwrap();
+    let own = campaignd_model::CampaignId::new(4).unwrap();
+    assert!(node.get_campaign_body(center, own).await.unwrap().is_some());
+}

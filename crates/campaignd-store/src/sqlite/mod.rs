@@ -14,8 +14,9 @@ mod keys;
 mod migrations;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use campaignd_model::{
@@ -54,6 +55,10 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Readers>,
     reader_free: std::sync::Condvar,
+    /// Bumped by every write this process commits and whenever the change
+    /// log shows a write (from any process); point lookups do not reuse a
+    /// read transaction that began before a bump.
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -84,6 +89,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Readers::default()),
                 reader_free: std::sync::Condvar::new(),
+                epoch: AtomicU64::new(0),
             }),
         })
     }
@@ -141,49 +147,145 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
 /// callers wait for one.
 #[derive(Default)]
 struct Readers {
-    idle: Vec<Connection>,
+    idle: Vec<Reader>,
     open: usize,
     waiting: usize,
 }
 
+/// A reader connection, and the read transaction it holds open for point
+/// lookups, if any.
+struct Reader {
+    conn: Connection,
+    snapshot: Option<Snapshot>,
+}
+
+/// An open read transaction: when it began, and the store's write epoch
+/// then.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    epoch: u64,
+    began: Instant,
+}
+
+/// Longest a point lookup may reuse a read transaction. Each new read
+/// transaction costs SQLite two `fcntl` lock calls and an `fstat`; under
+/// load, consecutive lookups share one instead. Any write this process
+/// commits, and any change the watcher reads from the change log (another
+/// process's write), ends them at once (see [`Inner::epoch`]); this bounds
+/// how stale a lookup can be while neither has happened yet.
+const SNAPSHOT_REUSE: Duration = Duration::from_millis(20);
+
+impl Reader {
+    /// Ends the held read transaction, if any.
+    fn end_snapshot(&mut self) {
+        if self.snapshot.take().is_some() && !self.conn.is_autocommit() {
+            // A read transaction has nothing to commit; failure leaves the
+            // connection unusable only if SQLite itself is, and then the
+            // next statement reports it.
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+}
+
 impl Inner {
-    /// Runs `f` on a reader connection. At most [`MAX_READERS`] exist, so
-    /// their page caches bound memory; a caller finding all of them busy
-    /// waits for one (queries are short).
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let conn = {
-            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            loop {
-                if let Some(conn) = readers.idle.pop() {
-                    break conn;
-                }
-                if readers.open < MAX_READERS {
-                    readers.open += 1;
-                    drop(readers);
-                    match open_connection(&self.path, false) {
-                        Ok(conn) => break conn,
-                        Err(e) => {
-                            let mut readers =
-                                self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-                            readers.open -= 1;
-                            self.wake_one(&readers);
-                            return Err(e);
-                        }
-                    }
-                }
-                readers.waiting += 1;
-                readers = self
-                    .reader_free
-                    .wait(readers)
-                    .unwrap_or_else(PoisonError::into_inner);
-                readers.waiting -= 1;
-            }
-        };
-        let result = f(&conn).map_err(map_err);
+    /// Takes a reader from the pool, opening one if fewer than
+    /// [`MAX_READERS`] exist, else waiting for one (queries are short):
+    /// their page caches bound memory.
+    fn take_reader(&self) -> Result<Reader> {
         let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        readers.idle.push(conn);
+        loop {
+            if let Some(reader) = readers.idle.pop() {
+                return Ok(reader);
+            }
+            if readers.open < MAX_READERS {
+                readers.open += 1;
+                drop(readers);
+                return match open_connection(&self.path, false) {
+                    Ok(conn) => Ok(Reader {
+                        conn,
+                        snapshot: None,
+                    }),
+                    Err(e) => {
+                        let mut readers =
+                            self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+                        readers.open -= 1;
+                        self.wake_one(&readers);
+                        Err(e)
+                    }
+                };
+            }
+            readers.waiting += 1;
+            readers = self
+                .reader_free
+                .wait(readers)
+                .unwrap_or_else(PoisonError::into_inner);
+            readers.waiting -= 1;
+        }
+    }
+
+    fn return_reader(&self, reader: Reader) {
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        readers.idle.push(reader);
         self.wake_one(&readers);
+    }
+
+    /// Runs `f` on a reader connection in a read transaction of its own, so
+    /// it sees every write committed before it started. Idle readers' held
+    /// transactions are ended too: the watcher's polls come through here,
+    /// so no snapshot outlives a poll and holds back WAL checkpoints.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            for reader in &mut readers.idle {
+                reader.end_snapshot();
+            }
+        }
+        let mut reader = self.take_reader()?;
+        reader.end_snapshot();
+        let result = f(&reader.conn).map_err(map_err);
+        self.return_reader(reader);
         result
+    }
+
+    /// Runs a point lookup `f`, in the reader's open read transaction if it
+    /// is recent and no write has been seen since it began, else in a new
+    /// one that later lookups may share.
+    fn read_point<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut reader = self.take_reader()?;
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let reusable = reader
+            .snapshot
+            .is_some_and(|s| s.epoch == epoch && s.began.elapsed() < SNAPSHOT_REUSE);
+        if !reusable {
+            reader.end_snapshot();
+            // The transaction begins with `f`'s first read, after `epoch`
+            // was read: a write committed in between only makes it look
+            // older than it is.
+            match reader.conn.execute_batch("BEGIN") {
+                Ok(()) => {
+                    reader.snapshot = Some(Snapshot {
+                        epoch,
+                        began: Instant::now(),
+                    });
+                }
+                Err(e) => {
+                    self.return_reader(reader);
+                    return Err(map_err(e));
+                }
+            }
+        }
+        let result = f(&reader.conn).map_err(map_err);
+        if result.is_err() {
+            reader.end_snapshot();
+        }
+        self.return_reader(reader);
+        result
+    }
+
+    /// Notes that the database changed: held read transactions are not
+    /// reused after this.
+    fn saw_write(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Wakes a caller waiting for a reader, if there is one: a notification
@@ -202,6 +304,7 @@ impl Inner {
             .map_err(map_err)?;
         let value = f(&tx)?;
         tx.commit().map_err(map_err)?;
+        self.saw_write();
         Ok(value)
     }
 }
@@ -402,7 +505,7 @@ impl Store for SqliteStore {
 
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>> {
         // A point lookup by unique index; see `get_campaign`.
-        self.inner.read(|conn| keys::authenticate(conn, hash))
+        self.inner.read_point(|conn| keys::authenticate(conn, hash))
     }
 
     async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()> {
@@ -427,7 +530,8 @@ impl Store for SqliteStore {
         // A point lookup by primary key: a few microseconds from the page
         // cache, so it runs on the caller's thread; a hop to the blocking
         // pool would cost more than the query.
-        self.inner.read(|conn| campaigns::get(conn, center, id))
+        self.inner
+            .read_point(|conn| campaigns::get(conn, center, id))
     }
 
     async fn get_campaign_body(
@@ -437,7 +541,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<u8>>> {
         // In place, as `get_campaign`.
         self.inner
-            .read(|conn| campaigns::get_body(conn, center, id))
+            .read_point(|conn| campaigns::get_body(conn, center, id))
     }
 
     async fn list_campaigns(
@@ -481,19 +585,25 @@ impl Store for SqliteStore {
     }
 
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, kind, contact_center_id, campaign_id, api_key_id FROM changes
+        let inner = Arc::clone(&self.inner);
+        let changes = self
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, kind, contact_center_id, campaign_id, api_key_id FROM changes
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limit], |r| {
-                let kind: String = r.get(1)?;
-                let change = change_from_row(&kind, r.get(2)?, r.get(3)?, r.get(4)?)
-                    .ok_or_else(|| corrupt(1, "change"))?;
-                Ok((r.get::<_, i64>(0)?, change))
-            })?;
-            rows.collect()
-        })
-        .await
+                )?;
+                let rows = stmt.query_map(params![after, limit], |r| {
+                    let kind: String = r.get(1)?;
+                    let change = change_from_row(&kind, r.get(2)?, r.get(3)?, r.get(4)?)
+                        .ok_or_else(|| corrupt(1, "change"))?;
+                    Ok((r.get::<_, i64>(0)?, change))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        if !changes.is_empty() {
+            inner.saw_write();
+        }
+        Ok(changes)
     }
 }
