@@ -156,17 +156,29 @@ end
     runs = {name: [] for name in ("ceiling_hot", "hot", "random", "ceiling_list", "list")}
     ratios = {name: [] for name in ("hot", "random", "list")}
     list_auth = {"Authorization": f"Bearer {center_key}"}
+    def peak_rss_kib():
+        with open(f"/proc/{server.pid}/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+
+    # Which run raised campaignd's peak RSS, and to what.
+    peaks = [("start", peak_rss_kib())]
+
+    def campaignd_run(name, *a, **kw):
+        runs[name].append(wrk(port, *a, **kw))
+        peak = peak_rss_kib()
+        if peak > peaks[-1][1]:
+            peaks.append((f"{name} {len(runs[name])}", peak))
+
     for r in range(args.rounds):
         print(f"round {r + 1} of {args.rounds} ...", file=sys.stderr)
         runs["ceiling_hot"].append(wrk(port + 1, "/", args.duration))
-        runs["hot"].append(wrk(port, "/api/v4/campaigns/3", args.duration, auth))
-        runs["random"].append(wrk(port, "/", args.duration, script=script))
+        campaignd_run("hot", "/api/v4/campaigns/3", args.duration, auth)
+        campaignd_run("random", "/", args.duration, script=script)
         runs["ceiling_list"].append(wrk(port + 2, "/", args.duration))
-        runs["list"].append(wrk(port, "/api/v4/campaigns?limit=100", args.duration, list_auth))
+        campaignd_run("list", "/api/v4/campaigns?limit=100", args.duration, list_auth)
         for name, base in (("hot", "ceiling_hot"), ("random", "ceiling_hot"), ("list", "ceiling_list")):
             ratios[name].append(runs[name][-1]["rps"] / runs[base][-1]["rps"])
-    with open(f"/proc/{server.pid}/status") as f:
-        rss_kib = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+    rss_kib = peak_rss_kib()
     for p in (server, ceiling_hot, ceiling_list):
         p.terminate()
         p.wait(timeout=30)
@@ -201,7 +213,8 @@ end
         per_round = " ".join(f"{x:.2f}" for x in r.get("ratios", []))
         print(f"{label:<34}{r['rps']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{r['ratio']:>8.2f}{r['non2xx']:>9.0f}  {per_round}")
     print(f"ceiling spread over the rounds: hot {results['ceiling_hot_spread']:.2f}x, list {results['ceiling_list_spread']:.2f}x")
-    print(f"peak RSS of campaignd: {rss_kib / 1024:.1f} MiB")
+    print(f"peak RSS of campaignd: {rss_kib / 1024:.1f} MiB (raised by: "
+          + ", ".join(f"{name} {kib / 1024:.1f}" for name, kib in peaks) + ")")
     print(f"start to first 200: {first_200_ms:.0f} ms")
     print(json.dumps({"results": results, "rss_kib": rss_kib, "first_200_ms": first_200_ms}), file=sys.stderr)
     if not args.keep:

@@ -106,7 +106,11 @@ pub struct RenderCache {
     generation: AtomicU64,
     hasher: foldhash::fast::RandomState,
     shards: [Mutex<Map<ContactCenterId, CenterEntries>>; SHARDS],
+    fills: [tokio::sync::Mutex<()>; FILL_STRIPES],
 }
+
+/// Stripes of [`RenderCache::fill_turn`].
+const FILL_STRIPES: usize = 64;
 
 impl std::fmt::Debug for RenderCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,7 +139,25 @@ impl RenderCache {
             generation: AtomicU64::new(0),
             hasher: foldhash::fast::RandomState::default(),
             shards: std::array::from_fn(|_| Mutex::new(map())),
+            fills: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Waits for the turn to fill `slot` after a miss, so that many
+    /// requests missing the same body at once (a list evicted while clients
+    /// poll it) make one storage read, not one each: the first fills, the
+    /// others look again once it is done and find the body. Slots share 64
+    /// stripes.
+    pub async fn fill_turn(
+        &self,
+        center: ContactCenterId,
+        slot: Slot<'_>,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        let hash = match slot {
+            Slot::Campaign(id) => self.hasher.hash_one((center, id)),
+            Slot::List(query) => self.hasher.hash_one((center, query)),
+        };
+        self.fills[(hash as usize) % FILL_STRIPES].lock().await
     }
 
     fn shard(&self, center: ContactCenterId) -> &Mutex<Map<ContactCenterId, CenterEntries>> {

@@ -295,6 +295,15 @@ async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> 
     if fresh && let Some(hit) = app.renders.get(center, Slot::List(&key)) {
         return Ok(respond(&hit, headers));
     }
+    let _turn = if fresh {
+        let turn = app.renders.fill_turn(center, Slot::List(&key)).await;
+        if let Some(hit) = app.renders.get(center, Slot::List(&key)) {
+            return Ok(respond(&hit, headers));
+        }
+        Some(turn)
+    } else {
+        None
+    };
     let generation = app.renders.generation();
     let page = app
         .storage(app.store.list_campaigns(center, &query.filter, query.page))

@@ -223,73 +223,98 @@ async fn no_input_makes_the_server_answer_5xx() {
     }
 }
 
-/// A store whose campaign reads hang, as a stalled database would.
-struct StalledStore(std::sync::Arc<dyn campaignd_store::Store>);
+/// A store over another that can stall (campaign reads and pings hang, as
+/// on a stalled database) and that counts and slows list reads.
+struct ProbeStore {
+    inner: std::sync::Arc<dyn campaignd_store::Store>,
+    stalled: bool,
+    list_delay: Duration,
+    list_calls: std::sync::atomic::AtomicUsize,
+}
+
+impl ProbeStore {
+    fn new(inner: std::sync::Arc<dyn campaignd_store::Store>) -> Self {
+        Self {
+            inner,
+            stalled: false,
+            list_delay: Duration::ZERO,
+            list_calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    async fn stall_if_asked(&self) {
+        if self.stalled {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 #[async_trait::async_trait]
-impl campaignd_store::Store for StalledStore {
+impl campaignd_store::Store for ProbeStore {
     async fn migrate(&self) -> campaignd_store::Result<campaignd_store::MigrationReport> {
-        self.0.migrate().await
+        self.inner.migrate().await
     }
     async fn ping(&self) -> campaignd_store::Result<()> {
-        std::future::pending().await
+        self.stall_if_asked().await;
+        self.inner.ping().await
     }
     async fn server_secret(&self) -> campaignd_store::Result<[u8; 32]> {
-        self.0.server_secret().await
+        self.inner.server_secret().await
     }
     async fn create_contact_center(
         &self,
         name: &campaignd_model::ContactCenterName,
     ) -> campaignd_store::Result<campaignd_store::ContactCenter> {
-        self.0.create_contact_center(name).await
+        self.inner.create_contact_center(name).await
     }
     async fn contact_center_by_name(
         &self,
         name: &campaignd_model::ContactCenterName,
     ) -> campaignd_store::Result<Option<campaignd_store::ContactCenter>> {
-        self.0.contact_center_by_name(name).await
+        self.inner.contact_center_by_name(name).await
     }
     async fn list_contact_centers(
         &self,
     ) -> campaignd_store::Result<Vec<campaignd_store::ContactCenter>> {
-        self.0.list_contact_centers().await
+        self.inner.list_contact_centers().await
     }
     async fn create_api_key(
         &self,
         key: campaignd_store::NewApiKey,
     ) -> campaignd_store::Result<campaignd_store::ApiKeyInfo> {
-        self.0.create_api_key(key).await
+        self.inner.create_api_key(key).await
     }
     async fn list_api_keys(
         &self,
         center: campaignd_model::ContactCenterId,
     ) -> campaignd_store::Result<Vec<campaignd_store::ApiKeyInfo>> {
-        self.0.list_api_keys(center).await
+        self.inner.list_api_keys(center).await
     }
     async fn revoke_api_key(
         &self,
         id: campaignd_model::ApiKeyId,
     ) -> campaignd_store::Result<(campaignd_store::ApiKeyInfo, bool)> {
-        self.0.revoke_api_key(id).await
+        self.inner.revoke_api_key(id).await
     }
     async fn authenticate(
         &self,
         hash: &campaignd_model::KeyHash,
     ) -> campaignd_store::Result<Option<campaignd_store::KeyGrant>> {
-        self.0.authenticate(hash).await
+        self.inner.authenticate(hash).await
     }
     async fn record_key_use(
         &self,
         uses: &[(campaignd_model::ApiKeyId, campaignd_model::Timestamp)],
     ) -> campaignd_store::Result<()> {
-        self.0.record_key_use(uses).await
+        self.inner.record_key_use(uses).await
     }
     async fn get_campaign(
         &self,
-        _center: campaignd_model::ContactCenterId,
-        _id: campaignd_model::CampaignId,
+        center: campaignd_model::ContactCenterId,
+        id: campaignd_model::CampaignId,
     ) -> campaignd_store::Result<Option<campaignd_model::Campaign>> {
-        std::future::pending().await
+        self.stall_if_asked().await;
+        self.inner.get_campaign(center, id).await
     }
     async fn list_campaigns(
         &self,
@@ -297,7 +322,10 @@ impl campaignd_store::Store for StalledStore {
         filter: &campaignd_store::CampaignFilter,
         page: campaignd_store::Page,
     ) -> campaignd_store::Result<campaignd_store::CampaignPage> {
-        self.0.list_campaigns(center, filter, page).await
+        self.list_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(self.list_delay).await;
+        self.inner.list_campaigns(center, filter, page).await
     }
     async fn campaigns_after(
         &self,
@@ -305,7 +333,7 @@ impl campaignd_store::Store for StalledStore {
         after: Option<campaignd_model::CampaignId>,
         limit: u32,
     ) -> campaignd_store::Result<Vec<campaignd_model::Campaign>> {
-        self.0.campaigns_after(center, after, limit).await
+        self.inner.campaigns_after(center, after, limit).await
     }
     async fn import_campaigns(
         &self,
@@ -313,17 +341,17 @@ impl campaignd_store::Store for StalledStore {
         records: Vec<campaignd_model::CampaignDocument>,
         progress: Option<campaignd_store::Progress>,
     ) -> campaignd_store::Result<campaignd_store::ImportSummary> {
-        self.0.import_campaigns(center, records, progress).await
+        self.inner.import_campaigns(center, records, progress).await
     }
     async fn latest_change(&self) -> campaignd_store::Result<i64> {
-        self.0.latest_change().await
+        self.inner.latest_change().await
     }
     async fn changes_since(
         &self,
         after: i64,
         limit: u32,
     ) -> campaignd_store::Result<Vec<(i64, campaignd_store::Change)>> {
-        self.0.changes_since(after, limit).await
+        self.inner.changes_since(after, limit).await
     }
 }
 
@@ -352,8 +380,10 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
         })
         .await
         .unwrap();
-    let store: std::sync::Arc<dyn campaignd_store::Store> =
-        std::sync::Arc::new(StalledStore(inner));
+    let store: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(ProbeStore {
+        stalled: true,
+        ..ProbeStore::new(inner)
+    });
     let mut settings = Settings::default();
     settings.config.request_timeout = Duration::from_millis(300);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -391,6 +421,76 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// Many clients missing the same list at once (say, after a write dropped
+/// it) cost one storage read: the rest wait for it and are answered from
+/// the cache.
+#[tokio::test]
+async fn concurrent_misses_of_one_list_read_storage_once() {
+    let db = crate::support::TestDb::new();
+    let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
+    campaignd_store::Store::migrate(&sqlite).await.unwrap();
+    let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
+    let center = inner
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let token = campaignd_model::ApiKeyToken::generate();
+    let secret = inner.server_secret().await.unwrap();
+    inner
+        .create_api_key(campaignd_store::NewApiKey {
+            contact_center_id: center,
+            name: None,
+            hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
+            last4: token.last4().to_owned(),
+            scopes: [campaignd_model::Scope::CampaignsRead]
+                .into_iter()
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let probe = std::sync::Arc::new(ProbeStore {
+        list_delay: Duration::from_millis(200),
+        ..ProbeStore::new(inner)
+    });
+    let store: std::sync::Arc<dyn campaignd_store::Store> = probe.clone();
+    let settings = Settings::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(campaignd_server::serve::serve(
+        store,
+        settings.config,
+        settings.limits,
+        listener,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let requests = (0..20).map(|_| {
+        client
+            .get(format!("http://{addr}/api/v4/campaigns?limit=5"))
+            .bearer_auth(token.expose())
+            .send()
+    });
+    let replies = futures_util::future::join_all(requests).await;
+    for reply in replies {
+        let reply = reply.unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(
+            reply.text().await.unwrap(),
+            r#"{"campaigns":[],"metadata":{"total":0}}"#
+        );
+    }
+    assert_eq!(
+        probe.list_calls.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }

@@ -55,6 +55,9 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Readers>,
     reader_free: std::sync::Condvar,
+    /// Reads on the blocking pool at once: one reader fewer than the pool
+    /// holds, so point lookups made in place rarely wait for a connection.
+    blocking_reads: tokio::sync::Semaphore,
     /// Bumped by every write this process commits and whenever the change
     /// log shows a write (from any process); point lookups do not reuse a
     /// read transaction that began before a bump.
@@ -90,6 +93,7 @@ impl SqliteStore {
                 readers: Mutex::new(Readers::default()),
                 reader_free: std::sync::Condvar::new(),
                 epoch: AtomicU64::new(0),
+                blocking_reads: tokio::sync::Semaphore::new(MAX_READERS - 1),
             }),
         })
     }
@@ -103,6 +107,15 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
+        // Wait here, not on a blocking thread: a burst of reads (say, many
+        // clients missing the same list at once) would otherwise park a
+        // blocking thread each, with its stack and allocator arena.
+        let _slot = self
+            .inner
+            .blocking_reads
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Internal("the read slots are closed".into()))?;
         let inner = Arc::clone(&self.inner);
         run_blocking(move || inner.read(f)).await
     }
