@@ -103,39 +103,29 @@ impl Front {
         peer: SocketAddr,
     ) -> (Response, Option<Route>) {
         let app = &self.0.app;
-        match direct(request.method(), request.uri().path()) {
-            Some(Direct::Get) => {
-                let (parts, _) = request.into_parts();
-                let (response, key) = get_campaign_from(app, &parts, peer.ip()).await;
-                let route = Route {
-                    template: GET_CAMPAIGN,
-                    key,
-                };
-                (response, Some(route))
-            }
-            Some(Direct::List) => {
-                let (parts, _) = request.into_parts();
-                let (response, key) = list_campaigns_from(app, &parts, peer.ip()).await;
-                let route = Route {
-                    template: LIST_CAMPAIGNS,
-                    key,
-                };
-                (response, Some(route))
-            }
-            None => {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                let response = self
-                    .0
-                    .router
-                    .clone()
-                    .oneshot(request)
-                    .await
-                    .unwrap_or_else(|e| match e {});
-                let route = response.extensions().get::<Route>().copied();
-                (response, route)
-            }
+        if let Some(route) = direct(request.method(), request.uri().path()) {
+            let (parts, _) = request.into_parts();
+            let (response, key) = match route {
+                Direct::Get => get_campaign_from(app, &parts, peer.ip()).await,
+                Direct::List => list_campaigns_from(app, &parts, peer.ip()).await,
+            };
+            let template = match route {
+                Direct::Get => GET_CAMPAIGN,
+                Direct::List => LIST_CAMPAIGNS,
+            };
+            return (response, Some(Route { template, key }));
         }
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = self
+            .0
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let route = response.extensions().get::<Route>().copied();
+        (response, route)
     }
 }
 

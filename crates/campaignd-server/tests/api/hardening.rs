@@ -355,49 +355,87 @@ impl campaignd_store::Store for ProbeStore {
     }
 }
 
+/// A SQLite store with a contact center and a `campaigns.read` key, the
+/// store wrapped by `probe`, served on port 0 with `settings`.
+struct ProbeServer {
+    addr: std::net::SocketAddr,
+    token: campaignd_model::ApiKeyToken,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _db: crate::support::TestDb,
+}
+
+impl ProbeServer {
+    async fn start(
+        probe: impl FnOnce(std::sync::Arc<dyn campaignd_store::Store>) -> ProbeStore,
+        settings: Settings,
+    ) -> (Self, std::sync::Arc<ProbeStore>) {
+        let db = crate::support::TestDb::new();
+        let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
+        campaignd_store::Store::migrate(&sqlite).await.unwrap();
+        let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
+        let center = inner
+            .create_contact_center(&"acme".parse().unwrap())
+            .await
+            .unwrap()
+            .id;
+        let secret = inner.server_secret().await.unwrap();
+        let token = campaignd_model::ApiKeyToken::generate();
+        inner
+            .create_api_key(campaignd_store::NewApiKey {
+                contact_center_id: center,
+                name: None,
+                hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
+                last4: token.last4().to_owned(),
+                scopes: [campaignd_model::Scope::CampaignsRead]
+                    .into_iter()
+                    .collect(),
+            })
+            .await
+            .unwrap();
+        let probe = std::sync::Arc::new(probe(inner));
+        let store: std::sync::Arc<dyn campaignd_store::Store> = probe.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(campaignd_server::serve::serve(
+            store,
+            settings.config,
+            settings.limits,
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        let server = Self {
+            addr,
+            token,
+            stop,
+            server,
+            _db: db,
+        };
+        (server, probe)
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.server.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_stalled_store_answers_503_within_the_request_timeout() {
-    let db = crate::support::TestDb::new();
-    let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
-    campaignd_store::Store::migrate(&sqlite).await.unwrap();
-    let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
-    let center = inner
-        .create_contact_center(&"acme".parse().unwrap())
-        .await
-        .unwrap()
-        .id;
-    let secret = inner.server_secret().await.unwrap();
-    let token = campaignd_model::ApiKeyToken::generate();
-    inner
-        .create_api_key(campaignd_store::NewApiKey {
-            contact_center_id: center,
-            name: None,
-            hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
-            last4: token.last4().to_owned(),
-            scopes: [campaignd_model::Scope::CampaignsRead]
-                .into_iter()
-                .collect(),
-        })
-        .await
-        .unwrap();
-    let store: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(ProbeStore {
-        stalled: true,
-        ..ProbeStore::new(inner)
-    });
     let mut settings = Settings::default();
     settings.config.request_timeout = Duration::from_millis(300);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(campaignd_server::serve::serve(
-        store,
-        settings.config,
-        settings.limits,
-        listener,
-        async {
-            let _ = rx.await;
+    let (server, _) = ProbeServer::start(
+        |inner| ProbeStore {
+            stalled: true,
+            ..ProbeStore::new(inner)
         },
-    ));
+        settings,
+    )
+    .await;
+    let (addr, token) = (server.addr, &server.token);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let started = Instant::now();
     let reply = client
@@ -421,8 +459,7 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
-    tx.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
 
 /// Many clients missing the same list at once (say, after a write dropped
@@ -430,52 +467,19 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
 /// the cache.
 #[tokio::test]
 async fn concurrent_misses_of_one_list_read_storage_once() {
-    let db = crate::support::TestDb::new();
-    let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
-    campaignd_store::Store::migrate(&sqlite).await.unwrap();
-    let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
-    let center = inner
-        .create_contact_center(&"acme".parse().unwrap())
-        .await
-        .unwrap()
-        .id;
-    let token = campaignd_model::ApiKeyToken::generate();
-    let secret = inner.server_secret().await.unwrap();
-    inner
-        .create_api_key(campaignd_store::NewApiKey {
-            contact_center_id: center,
-            name: None,
-            hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
-            last4: token.last4().to_owned(),
-            scopes: [campaignd_model::Scope::CampaignsRead]
-                .into_iter()
-                .collect(),
-        })
-        .await
-        .unwrap();
-    let probe = std::sync::Arc::new(ProbeStore {
-        list_delay: Duration::from_millis(200),
-        ..ProbeStore::new(inner)
-    });
-    let store: std::sync::Arc<dyn campaignd_store::Store> = probe.clone();
-    let settings = Settings::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(campaignd_server::serve::serve(
-        store,
-        settings.config,
-        settings.limits,
-        listener,
-        async {
-            let _ = rx.await;
+    let (server, probe) = ProbeServer::start(
+        |inner| ProbeStore {
+            list_delay: Duration::from_millis(200),
+            ..ProbeStore::new(inner)
         },
-    ));
+        Settings::default(),
+    )
+    .await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let requests = (0..20).map(|_| {
         client
-            .get(format!("http://{addr}/api/v4/campaigns?limit=5"))
-            .bearer_auth(token.expose())
+            .get(format!("http://{}/api/v4/campaigns?limit=5", server.addr))
+            .bearer_auth(server.token.expose())
             .send()
     });
     let replies = futures_util::future::join_all(requests).await;
@@ -491,6 +495,5 @@ async fn concurrent_misses_of_one_list_read_storage_once() {
         probe.list_calls.load(std::sync::atomic::Ordering::SeqCst),
         1
     );
-    tx.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
