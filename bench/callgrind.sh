@@ -2,7 +2,8 @@
 # Instructions per request, counted by callgrind: a measure of the hot path
 # that, unlike req/s, does not drift with the load on this shared machine.
 #
-# Runs the static ceiling and `campaignd serve --demo` under callgrind, zeroes
+# Runs the static ceiling and `campaignd serve --demo` under callgrind (each
+# pinned to CPU 0, as in bench/read_bench.py), zeroes
 # the counters after a warm-up, sends a fixed load with wrk, dumps, and
 # prints instructions per request for each plus campaignd's costliest
 # functions (inclusive). Usage: bench/callgrind.sh [PATH] [TOP]
@@ -39,7 +40,7 @@ measure() {
 }
 
 export CAMPAIGND_DATABASE_URL="sqlite://$work/cg.db"
-valgrind --tool=callgrind --callgrind-out-file="$work/serve.out" \
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/serve.out" \
   "$bin" serve --demo --listen 127.0.0.1:18591 \
   --rate-limit-per-second 1000000000 --rate-limit-burst 1000000000 \
   >"$work/serve.stdout" 2>"$work/serve.stderr" &
@@ -48,7 +49,7 @@ for _ in $(seq 600); do grep -q 'demo API key' "$work/serve.stdout" 2>/dev/null 
 key=$(awk -F': ' '/demo API key/ {print $2}' "$work/serve.stdout")
 curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:18591/api/v4/campaigns/3" >"$work/hot.json"
 
-valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" \
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" \
   target/release/examples/static_ceiling 127.0.0.1:18592 "$work/hot.json" 2>/dev/null &
 ceiling_pid=$!
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18592/ >/dev/null 2>&1 && break; sleep 0.1; done

@@ -181,10 +181,23 @@ pub struct ExportArgs {
 /// and for the remote commands 3-7 (see `campaignd get --help`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = match &cli.command {
+        Command::Serve(args) => args.worker_threads(),
+        _ => 0,
+    };
+    // One thread of work (one usable core, or --worker-threads 1): the
+    // single-threaded scheduler, which polls tasks without the work-stealing
+    // machinery (queues, wake-ups, parking) a pool needs.
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if workers > 1 {
+            builder.worker_threads(workers);
+        }
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,6 +114,10 @@ pub struct ServeArgs {
         value_name = "MIB"
     )]
     pub cache_mb: usize,
+    /// Threads serving requests (default: one per usable core). With one,
+    /// the server runs on a single-threaded scheduler.
+    #[arg(long, env = "CAMPAIGND_WORKER_THREADS", value_name = "N")]
+    pub worker_threads: Option<NonZeroUsize>,
     /// Log format (filter with CAMPAIGND_LOG or RUST_LOG, default info).
     #[arg(
         long,
@@ -125,6 +129,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// How many threads serve requests: the flag, else the cores this
+    /// process may use (its CPU affinity included).
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            NonZeroUsize::get,
+        )
+    }
+
     /// The request path's configuration.
     pub fn app_config(&self) -> AppConfig {
         AppConfig {

@@ -435,9 +435,17 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
     assert!(!log.contains(&key[5..]), "the log holds the key");
 
     // A second start reuses the demo data, makes a new key and revokes the
-    // first, so restarts never pile up keys.
+    // first, so restarts never pile up keys. It runs on the single-threaded
+    // scheduler, as on a one-core machine.
     let mut again = Command::new(env!("CARGO_BIN_EXE_campaignd"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--worker-threads",
+            "1",
+        ])
         .env("CAMPAIGND_DATABASE_URL", db.url())
         .current_dir(db.dir.path())
         .stdout(Stdio::piped())
@@ -445,12 +453,19 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(again.stdout.take().unwrap()).lines();
-    let _listening = lines.next().unwrap().unwrap();
+    let listening = lines.next().unwrap().unwrap();
     let second_key = lines.next().unwrap().unwrap();
     assert!(
         second_key.starts_with("demo API key: ") && !second_key.ends_with(&key),
         "{second_key}"
     );
+    let addr = listening.rsplit("http://").next().unwrap().to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(stream, "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", &second_key["demo API key: ".len()..])
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     Command::new("kill")
         .args(["-TERM", &again.id().to_string()])
         .status()
