@@ -20,7 +20,7 @@ use axum::extract::ConnectInfo;
 use axum::response::Response;
 use campaignd_store::Store;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
@@ -228,7 +228,7 @@ pub async fn serve_http(
 ) -> anyhow::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    http.timer(DeadlineTimer)
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
@@ -261,15 +261,24 @@ pub async fn serve_http(
         let mut drain = drain_rx.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+            // Wakes this task now and then, so that hyper polls its
+            // header-read deadline (see `DeadlineTimer`).
+            let mut tick = tokio::time::interval(deadline_tick(limits.header_read_timeout));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut draining = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, %peer, "connection ended with an error");
+                        }
+                        break;
                     }
-                }
-                _ = drain.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.as_mut().await;
+                    _ = drain.changed(), if !draining => {
+                        draining = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    _ = tick.tick() => {}
                 }
             }
             drop(permit);
@@ -286,6 +295,67 @@ pub async fn serve_http(
         tracing::warn!("shutdown grace period over; closing the remaining connections");
     }
     Ok(())
+}
+
+/// hyper's timer, which it uses only for the header-read timeout: a sleep is
+/// a bare deadline, checked whenever hyper polls it, with no timer-wheel
+/// entry. hyper makes one per request (a wheel entry, registered and
+/// cancelled, cost more than the rest of reading the request head), and
+/// the connection's task, which polls hyper, is woken at least every
+/// [`deadline_tick`] by its own interval, so a deadline is noticed at most
+/// one tick late.
+#[derive(Debug, Clone, Copy)]
+struct DeadlineTimer;
+
+/// See [`DeadlineTimer`]. Its `poll` does not register a waker: only the
+/// connection task's interval makes the deadline noticed.
+struct Deadline(std::time::Instant);
+
+impl Future for Deadline {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::time::Instant::now() >= self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl hyper::rt::Sleep for Deadline {}
+
+impl hyper::rt::Timer for DeadlineTimer {
+    fn sleep(&self, duration: Duration) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(std::time::Instant::now() + duration)
+    }
+
+    fn sleep_until(
+        &self,
+        deadline: std::time::Instant,
+    ) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(Deadline(deadline))
+    }
+
+    fn reset(
+        &self,
+        sleep: &mut std::pin::Pin<Box<dyn hyper::rt::Sleep>>,
+        new_deadline: std::time::Instant,
+    ) {
+        match sleep.as_mut().downcast_mut_pin::<Deadline>() {
+            Some(mut deadline) => deadline.set(Deadline(new_deadline)),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
+    }
+}
+
+/// How often a connection's task checks its header-read deadline: a
+/// quarter of the timeout, within 10 ms and 1 s.
+fn deadline_tick(header_read_timeout: Duration) -> Duration {
+    (header_read_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// Installs the SIGTERM and SIGINT handlers now, and returns a future that
