@@ -14,6 +14,7 @@ use campaignd_store::Store;
 use crate::cache::{Freshness, KeyCache, Map, RenderCache, map};
 use crate::error::ApiError;
 use crate::handlers;
+use crate::metrics::Metrics;
 use crate::ratelimit::{LocalLimiter, Quota};
 
 /// Settings the request path needs.
@@ -49,6 +50,8 @@ pub struct App {
     pub limiter: LocalLimiter,
     /// Last-use times waiting to be written.
     pub key_use: KeyUse,
+    /// Request counts and latencies for `/metrics`.
+    pub metrics: Metrics,
     /// Configuration.
     pub config: AppConfig,
 }
@@ -79,6 +82,7 @@ impl AppState {
             freshness: Freshness::new(Duration::from_secs(1)),
             limiter: LocalLimiter::new(config.quota),
             key_use: KeyUse::default(),
+            metrics: Metrics::default(),
             store,
             config,
         })))
@@ -121,6 +125,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v4/campaigns/{campaign_id}"),
     ("get", "/api/v4/openapi.json"),
     ("get", "/healthz"),
+    ("get", "/metrics"),
     ("get", "/readyz"),
 ];
 
@@ -180,6 +185,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v4/openapi.json", get(handlers::openapi::openapi_json))
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
+        .route("/metrics", get(handlers::health::metrics))
         .fallback(not_found)
         .with_state(app)
 }

@@ -93,7 +93,14 @@ impl Front {
                 .await
                 .unwrap_or_else(|panic| (telemetry::panic_response(&*panic), None))
         };
-        telemetry::finish(&mut response, id, &method, route, started);
+        telemetry::finish(
+            &mut response,
+            id,
+            &method,
+            route,
+            started,
+            &self.0.app.metrics,
+        );
         response
     }
 

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod front;
 pub mod handlers;
+pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod remote;

@@ -192,6 +192,7 @@ impl Modify for Security {
         crate::handlers::openapi::openapi_json,
         crate::handlers::health::healthz,
         crate::handlers::health::readyz,
+        crate::handlers::health::metrics,
     ),
     components(schemas(
         Campaign, CampaignListItem, CampaignEnvelope, CampaignList, SimpleError, FieldErrorsBody

@@ -12,6 +12,7 @@ use http_body::Body as _;
 
 use crate::app::Route;
 use crate::error::{body_for_status, json_response};
+use crate::metrics::Metrics;
 use campaignd_model::ApiKeyId;
 
 /// Largest request body accepted (SPEC §1).
@@ -91,7 +92,7 @@ pub fn too_large(headers: &HeaderMap) -> bool {
 }
 
 /// Finishes a response: the JSON envelope for bare errors, the request id,
-/// and one access log line (route template, status, latency, key id; never
+/// the request metrics, and one access log line (route template, status, latency, key id; never
 /// the key).
 pub fn finish(
     response: &mut Response,
@@ -99,14 +100,19 @@ pub fn finish(
     method: &Method,
     route: Option<Route>,
     started: Instant,
+    metrics: &Metrics,
 ) {
     dress(response);
+    let template = route.map_or("-", |r| r.template);
+    let status = response.status().as_u16();
+    let latency = started.elapsed();
+    metrics.record(template, status, latency);
     access_log(&Access {
         id: id.as_bytes(),
         method: method.as_str(),
-        route: route.map_or("-", |r| r.template),
-        status: response.status().as_u16(),
-        latency_us: started.elapsed().as_micros() as u64,
+        route: template,
+        status,
+        latency_us: latency.as_micros() as u64,
         key: route.and_then(|r| r.key).map(ApiKeyId::get),
     });
     response.headers_mut().insert(REQUEST_ID.clone(), id);

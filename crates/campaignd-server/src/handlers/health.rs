@@ -43,3 +43,16 @@ pub async fn readyz(State(app): State<AppState>) -> (Extension<Route>, Response)
     };
     (Extension(Route::open("/readyz")), response)
 }
+
+/// Request counts and latencies, in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition (version 0.0.4)", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(app): State<AppState>) -> (Extension<Route>, Response) {
+    let body = app.metrics.render(app.renders.used());
+    let mut response = Response::new(axum::body::Body::from(body));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    (Extension(Route::open("/metrics")), response)
+}

@@ -551,3 +551,62 @@ async fn key_use_is_recorded_by_the_time_the_server_stops() {
     let used = keys[0].last_used_at.expect("last use recorded");
     assert!(used >= before, "{used} < {before}");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_without_a_key() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.reader(center).await;
+    for _ in 0..2 {
+        assert_eq!(
+            server
+                .get("/api/v4/campaigns/3", Some(&key))
+                .await
+                .status
+                .as_u16(),
+            200
+        );
+    }
+    assert_eq!(
+        server
+            .get("/api/v4/campaigns/999", Some(&key))
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        server.get("/api/v4/campaigns", None).await.status.as_u16(),
+        401
+    );
+    assert_eq!(server.get("/nowhere", None).await.status.as_u16(), 404);
+
+    let reply = server.get("/metrics", None).await;
+    assert_eq!(reply.status.as_u16(), 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(reply.header("x-request-id").is_some());
+    let text = reply.text();
+    for line in [
+        r#"campaignd_http_requests_total{route="/api/v4/campaigns/{campaign_id}",status="200"} 2"#,
+        r#"campaignd_http_requests_total{route="/api/v4/campaigns/{campaign_id}",status="404"} 1"#,
+        r#"campaignd_http_requests_total{route="/api/v4/campaigns",status="401"} 1"#,
+        r#"campaignd_http_requests_total{route="-",status="404"} 1"#,
+        r#"campaignd_http_request_duration_seconds_count{route="/api/v4/campaigns/{campaign_id}"} 3"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from\n{text}"
+        );
+    }
+    // The cached body of campaign 3 is counted.
+    let cache = text
+        .lines()
+        .find_map(|l| l.strip_prefix("campaignd_render_cache_bytes "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("a cache gauge");
+    assert!(cache > 0, "{text}");
+}
