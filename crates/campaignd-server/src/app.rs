@@ -156,7 +156,28 @@ impl AppState {
         &self,
         call: impl Future<Output = Result<T, campaignd_store::StoreError>>,
     ) -> Result<T, ApiError> {
-        if let Ok(result) = tokio::time::timeout(self.config.request_timeout, call).await {
+        self.storage_by(self.storage_deadline(), call).await
+    }
+
+    /// When storage work starting now must be done by.
+    pub fn storage_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.config.request_timeout
+    }
+
+    /// [`AppState::storage`] against a deadline set earlier, for a request
+    /// whose storage work has more than one step (waiting for its turn to
+    /// fill a cache entry, then the read).
+    pub async fn storage_by<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        call: impl Future<Output = Result<T, campaignd_store::StoreError>>,
+    ) -> Result<T, ApiError> {
+        // Past the deadline, do not start work only to drop it.
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!("storage deadline passed before the call");
+            return Err(ApiError::Unavailable);
+        }
+        if let Ok(result) = tokio::time::timeout_at(deadline, call).await {
             Ok(result?)
         } else {
             tracing::warn!("storage call timed out");

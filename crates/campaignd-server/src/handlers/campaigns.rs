@@ -295,8 +295,14 @@ async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> 
     if fresh && let Some(hit) = app.renders.get(center, Slot::List(&key)) {
         return Ok(respond(&hit, headers));
     }
+    // The wait for the turn and the read share the request's storage time.
+    let deadline = app.storage_deadline();
     let _turn = if fresh {
-        let turn = app.renders.fill_turn(center, Slot::List(&key)).await;
+        let turn = app
+            .storage_by(deadline, async {
+                Ok(app.renders.fill_turn(center, Slot::List(&key)).await)
+            })
+            .await?;
         if let Some(hit) = app.renders.get(center, Slot::List(&key)) {
             return Ok(respond(&hit, headers));
         }
@@ -306,7 +312,10 @@ async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> 
     };
     let generation = app.renders.generation();
     let page = app
-        .storage(app.store.list_campaigns(center, &query.filter, query.page))
+        .storage_by(
+            deadline,
+            app.store.list_campaigns(center, &query.filter, query.page),
+        )
         .await?;
     let mut body = Vec::with_capacity(64 + page.campaigns.len() * 900);
     body.extend_from_slice(br#"{"campaigns":["#);

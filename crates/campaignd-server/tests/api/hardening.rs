@@ -497,3 +497,35 @@ async fn concurrent_misses_of_one_list_read_storage_once() {
     );
     server.stop().await;
 }
+
+/// Requests queued behind a fill that storage never answers are bounded by
+/// the request timeout too: the wait for the turn is storage time.
+#[tokio::test]
+async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeout() {
+    let mut settings = Settings::default();
+    settings.config.request_timeout = Duration::from_millis(300);
+    let (server, probe) = ProbeServer::start(
+        |inner| ProbeStore {
+            list_delay: Duration::from_mins(1),
+            ..ProbeStore::new(inner)
+        },
+        settings,
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let started = Instant::now();
+    let requests = (0..8).map(|_| {
+        client
+            .get(format!("http://{}/api/v4/campaigns", server.addr))
+            .bearer_auth(server.token.expose())
+            .send()
+    });
+    for reply in futures_util::future::join_all(requests).await {
+        assert_eq!(reply.unwrap().status(), 503);
+    }
+    // One after another they would take 8 x 300 ms.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(1200), "{waited:?}");
+    assert!(probe.list_calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    server.stop().await;
+}
