@@ -30,9 +30,7 @@ use tower::ServiceExt as _;
 
 use crate::app::{AppState, Route, router};
 use crate::error::ApiError;
-use crate::handlers::campaigns::{
-    GET_CAMPAIGN, LIST_CAMPAIGNS, get_campaign_from, list_campaigns_from,
-};
+use crate::handlers::campaigns::{LIST_CAMPAIGNS, Read, read};
 use crate::serve::Handler;
 use crate::telemetry;
 
@@ -51,25 +49,18 @@ impl std::fmt::Debug for Front {
     }
 }
 
-/// Which read endpoint a request is for, if it is a `GET` of one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direct {
-    Get,
-    List,
-}
-
 /// Matches the two read routes exactly as the router would: the list path,
 /// or the campaign path with one non-empty segment (its raw text; the
 /// handler decides whether it is an id).
-fn direct(method: &Method, path: &str) -> Option<Direct> {
+fn direct(method: &Method, path: &str) -> Option<Read> {
     if method != Method::GET {
         return None;
     }
     if path == LIST_CAMPAIGNS {
-        return Some(Direct::List);
+        return Some(Read::List);
     }
     let segment = path.strip_prefix(LIST_CAMPAIGNS)?.strip_prefix('/')?;
-    (!segment.is_empty() && !segment.contains('/')).then_some(Direct::Get)
+    (!segment.is_empty() && !segment.contains('/')).then_some(Read::Campaign)
 }
 
 impl Front {
@@ -110,16 +101,10 @@ impl Front {
         peer: SocketAddr,
     ) -> (Response, Option<Route>) {
         let app = &self.0.app;
-        if let Some(route) = direct(request.method(), request.uri().path()) {
+        if let Some(endpoint) = direct(request.method(), request.uri().path()) {
             let (parts, _) = request.into_parts();
-            let (response, key) = match route {
-                Direct::Get => get_campaign_from(app, &parts, peer.ip()).await,
-                Direct::List => list_campaigns_from(app, &parts, peer.ip()).await,
-            };
-            let template = match route {
-                Direct::Get => GET_CAMPAIGN,
-                Direct::List => LIST_CAMPAIGNS,
-            };
+            let (response, key) = read(app, endpoint, &parts, peer.ip()).await;
+            let template = endpoint.template();
             return (response, Some(Route { template, key }));
         }
         let mut request = request.map(Body::new);
@@ -153,9 +138,9 @@ mod tests {
     #[test]
     fn only_gets_of_the_two_read_routes_are_direct() {
         let get = Method::GET;
-        assert_eq!(direct(&get, "/api/v4/campaigns"), Some(Direct::List));
-        assert_eq!(direct(&get, "/api/v4/campaigns/3"), Some(Direct::Get));
-        assert_eq!(direct(&get, "/api/v4/campaigns/%20"), Some(Direct::Get));
+        assert_eq!(direct(&get, "/api/v4/campaigns"), Some(Read::List));
+        assert_eq!(direct(&get, "/api/v4/campaigns/3"), Some(Read::Campaign));
+        assert_eq!(direct(&get, "/api/v4/campaigns/%20"), Some(Read::Campaign));
         for path in [
             "/api/v4/campaigns/",
             "/api/v4/campaigns/3/",

@@ -85,10 +85,7 @@ impl AppState {
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError, headers(("Retry-After" = u64))),
     ))]
 pub async fn get_campaign(State(app): State<AppState>, request: Request) -> Response {
-    let peer = client_ip(request.extensions());
-    let (parts, _) = request.into_parts();
-    let (response, key) = get_campaign_from(&app, &parts, peer).await;
-    with_route(response, GET_CAMPAIGN, key)
+    routed(&app, Read::Campaign, request).await
 }
 
 /// The route template of Get campaign.
@@ -97,17 +94,31 @@ pub const GET_CAMPAIGN: &str = "/api/v4/campaigns/{campaign_id}";
 /// The route template of Get list of campaigns.
 pub const LIST_CAMPAIGNS: &str = "/api/v4/campaigns";
 
-/// Marks `response` with its route and key, for the access log.
-fn with_route(mut response: Response, template: &'static str, key: Option<ApiKeyId>) -> Response {
-    response.extensions_mut().insert(Route { template, key });
-    response
+/// The two read endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Get campaign.
+    Campaign,
+    /// Get list of campaigns.
+    List,
 }
 
-/// Get campaign for a request from `peer`: the response, and the key that
-/// authenticated it. The front service calls this directly; the router's
-/// handler wraps it.
-pub async fn get_campaign_from(
+impl Read {
+    /// The route template, for logs and metrics.
+    pub const fn template(self) -> &'static str {
+        match self {
+            Self::Campaign => GET_CAMPAIGN,
+            Self::List => LIST_CAMPAIGNS,
+        }
+    }
+}
+
+/// Answers the read `endpoint` for a request from `peer`: the response, and
+/// the key that authenticated it. The front service calls this directly for
+/// `GET`; the router's handlers (`HEAD`) wrap it.
+pub async fn read(
     app: &AppState,
+    endpoint: Read,
     request: &Parts,
     peer: IpAddr,
 ) -> (Response, Option<ApiKeyId>) {
@@ -116,12 +127,27 @@ pub async fn get_campaign_from(
         &request.headers,
         peer,
         |caller| async move {
-            get_campaign_for(app, caller, request)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
+            let result = match endpoint {
+                Read::Campaign => get_campaign_for(app, caller, request).await,
+                Read::List => list_campaigns_for(app, caller, request).await,
+            };
+            result.unwrap_or_else(IntoResponse::into_response)
         },
     )
     .await
+}
+
+/// [`read`] as an axum handler, the response marked with its route and key
+/// for the access log.
+async fn routed(app: &AppState, endpoint: Read, request: Request) -> Response {
+    let peer = client_ip(request.extensions());
+    let (parts, _) = request.into_parts();
+    let (mut response, key) = read(app, endpoint, &parts, peer).await;
+    response.extensions_mut().insert(Route {
+        template: endpoint.template(),
+        key,
+    });
+    response
 }
 
 async fn get_campaign_for(app: &AppState, caller: Caller, request: &Parts) -> ApiResult {
@@ -262,29 +288,7 @@ impl ListQuery {
         (status = 429, description = "Rate limited", body = crate::openapi::SimpleError),
     ))]
 pub async fn list_campaigns(State(app): State<AppState>, request: Request) -> Response {
-    let peer = client_ip(request.extensions());
-    let (parts, _) = request.into_parts();
-    let (response, key) = list_campaigns_from(&app, &parts, peer).await;
-    with_route(response, LIST_CAMPAIGNS, key)
-}
-
-/// Get list of campaigns for a request from `peer`; see [`get_campaign_from`].
-pub async fn list_campaigns_from(
-    app: &AppState,
-    request: &Parts,
-    peer: IpAddr,
-) -> (Response, Option<ApiKeyId>) {
-    app.guarded(
-        Scope::CampaignsRead,
-        &request.headers,
-        peer,
-        |caller| async move {
-            list_campaigns_for(app, caller, request)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
-        },
-    )
-    .await
+    routed(&app, Read::List, request).await
 }
 
 async fn list_campaigns_for(app: &AppState, caller: Caller, request: &Parts) -> ApiResult {
