@@ -275,6 +275,16 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
+/// A client of `base` that retries quickly.
+fn fast_client(base: impl Into<String>, key: &str) -> Client {
+    Client::builder()
+        .base_url(base)
+        .api_key(key)
+        .retry(fast_retry())
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn reads_retry_503_with_backoff_then_report_server_errors() {
     const OK: &str = r#"{"campaigns":[],"metadata":{"total":0}}"#;
@@ -286,12 +296,7 @@ async fn reads_retry_503_with_backoff_then_report_server_errors() {
         ("200 OK", OK),
     ])
     .await;
-    let client = Client::builder()
-        .base_url(base)
-        .api_key("k")
-        .retry(fast_retry())
-        .build()
-        .unwrap();
+    let client = fast_client(base, "k");
     let page = client.list_campaigns(&CampaignFilter::new()).await.unwrap();
     assert_eq!((page.total, count.load(Ordering::SeqCst)), (0, 2));
 
@@ -300,12 +305,7 @@ async fn reads_retry_503_with_backoff_then_report_server_errors() {
         r#"{"error":"Service Unavailable"}"#,
     )])
     .await;
-    let client = Client::builder()
-        .base_url(base)
-        .api_key("k")
-        .retry(fast_retry())
-        .build()
-        .unwrap();
+    let client = fast_client(base, "k");
     let failed = client.get_campaign(3).await;
     assert!(
         matches!(failed, Err(Error::Server { status: 503, .. })),
@@ -389,12 +389,7 @@ async fn a_refused_connection_is_a_transport_error_and_the_key_stays_out_of_logs
         l.local_addr().unwrap().port()
     };
     let key = "cmpd_TopSecretTopSecretTopSecretTopSeWXYZ";
-    let client = Client::builder()
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .api_key(key)
-        .retry(fast_retry())
-        .build()
-        .unwrap();
+    let client = fast_client(format!("http://127.0.0.1:{port}"), key);
     let failed = client.get_campaign(3).await;
     assert!(matches!(failed, Err(Error::Transport(_))), "{failed:?}");
     let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
