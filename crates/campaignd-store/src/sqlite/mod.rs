@@ -58,6 +58,8 @@ struct Inner {
     /// Reads on the blocking pool at once: one reader fewer than the pool
     /// holds, so point lookups made in place rarely wait for a connection.
     blocking_reads: tokio::sync::Semaphore,
+    /// [`SNAPSHOT_REUSE`], but for tests that hold a snapshot on purpose.
+    snapshot_reuse: Duration,
     /// Bumped by every write this process commits and whenever the change
     /// log shows a write (from any process); point lookups do not reuse a
     /// read transaction that began before a bump.
@@ -94,6 +96,7 @@ impl SqliteStore {
                 reader_free: std::sync::Condvar::new(),
                 epoch: AtomicU64::new(0),
                 blocking_reads: tokio::sync::Semaphore::new(MAX_READERS - 1),
+                snapshot_reuse: SNAPSHOT_REUSE,
             }),
         })
     }
@@ -268,7 +271,7 @@ impl Inner {
         let epoch = self.epoch.load(Ordering::Acquire);
         let reusable = reader
             .snapshot
-            .is_some_and(|s| s.epoch == epoch && s.began.elapsed() < SNAPSHOT_REUSE);
+            .is_some_and(|s| s.epoch == epoch && s.began.elapsed() < self.snapshot_reuse);
         if !reusable {
             reader.end_snapshot();
             // The transaction begins with `f`'s first read, after `epoch`
@@ -618,5 +621,43 @@ impl Store for SqliteStore {
             inner.saw_write();
         }
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> rusqlite::Result<i64> {
+        conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
+    }
+
+    /// A point lookup reuses its reader's read transaction only while no
+    /// write has been seen: after `saw_write` (which the store's writes and
+    /// the change-log reads call), it sees another connection's commit even
+    /// though the reader was never returned through a fresh `read`.
+    #[tokio::test]
+    async fn held_read_transactions_end_at_the_next_seen_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("campaignd.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        // Only the write can end the snapshot here, however slow the machine.
+        Arc::get_mut(&mut store.inner).unwrap().snapshot_reuse = Duration::from_hours(1);
+        let inner = &store.inner;
+        let before = inner.read_point(count).unwrap();
+        // Another process commits.
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('probe', X'00')",
+                [],
+            )
+            .unwrap();
+        // The held snapshot does not see it...
+        assert_eq!(inner.read_point(count).unwrap(), before);
+        // ...until a write has been seen.
+        inner.saw_write();
+        assert_eq!(inner.read_point(count).unwrap(), before + 1);
     }
 }
