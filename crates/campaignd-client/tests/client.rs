@@ -8,96 +8,46 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use campaignd_client::{CampaignFilter, Client, Error, RetryPolicy, Status, Strategy};
-use campaignd_model::{ApiKeyToken, CampaignDocument, ContactCenterId, Scope, SystemFields};
-use campaignd_server::app::AppConfig;
-use campaignd_server::ratelimit::Quota;
-use campaignd_server::serve::Limits;
-use campaignd_store::{SqliteStore, Store};
+use campaignd_model::{ApiKeyToken, ContactCenterId, Scope};
+use campaignd_server::Quota;
+use campaignd_testkit::{EXAMPLE, Settings, TestServer};
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const EXAMPLE: &str = include_str!("../../campaignd-model/tests/fixtures/get-campaign-3.json");
-
+/// A campaignd on port 0 with one contact center, `acme`.
 struct Server {
+    inner: TestServer,
     addr: SocketAddr,
-    store: Arc<dyn Store>,
     center: ContactCenterId,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
     async fn start(per_second: u32, burst: u32) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(dir.path().join("c.db")).unwrap();
-        sqlite.migrate().await.unwrap();
-        let store: Arc<dyn Store> = Arc::new(sqlite);
-        let center = store
-            .create_contact_center(&"acme".parse().unwrap())
-            .await
-            .unwrap()
-            .id;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = AppConfig {
-            quota: Quota {
-                per_second: NonZeroU32::new(per_second).unwrap(),
-                burst: NonZeroU32::new(burst).unwrap(),
-            },
-            cache_bytes: 1 << 20,
-            request_timeout: Duration::from_secs(5),
-            cluster_id: None,
+        let mut settings = Settings::default();
+        settings.config.quota = Quota {
+            per_second: NonZeroU32::new(per_second).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
         };
-        let limits = Limits {
-            max_connections: 64,
-            header_read_timeout: Duration::from_secs(5),
-            shutdown_grace: Duration::from_secs(1),
-        };
-        tokio::spawn(campaignd_server::serve::serve(
-            Arc::clone(&store),
-            config,
-            limits,
-            listener,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let inner = TestServer::start_with(settings).await;
+        let center = inner.center("acme").await;
         Self {
-            addr,
-            store,
+            addr: inner.addr,
+            inner,
             center,
-            _dir: dir,
-            _stop: tx,
         }
     }
 
     async fn key(&self, scopes: &[Scope]) -> String {
-        let scopes = scopes.iter().copied().collect();
-        let (token, _) = campaignd_store::issue_api_key(&*self.store, self.center, None, scopes)
-            .await
-            .unwrap();
-        token.expose().to_owned()
+        self.inner.key(self.center, scopes).await.0
     }
 
     async fn import(&self, records: &[Value]) {
-        let docs = records
-            .iter()
-            .map(|r| CampaignDocument::parse(r, SystemFields::Accept).unwrap())
-            .collect();
-        self.store
-            .import_campaigns(self.center, docs, None)
-            .await
-            .unwrap();
+        self.inner.import(self.center, records).await;
     }
 
     fn client(&self, key: &str) -> Client {
-        Client::builder()
-            .base_url(format!("http://{}", self.addr))
-            .api_key(key)
-            .build()
-            .unwrap()
+        self.inner.client(key)
     }
 }
 

@@ -1,24 +1,19 @@
-//! campaignd's service and admin CLI.
+//! campaignd's service: a node of the Dialer Campaigns API over a
+//! [`campaignd_store::Store`].
 //!
-//! `serve` runs a node of the Dialer Campaigns API; the other subcommands
-//! administer the same database directly (contact centers, API keys, campaign
-//! import and export, migrations), which is how the first key of a fresh
-//! install is made.
+//! The crate's entry points are [`serve`] (a node on a listener the caller
+//! binds, until a shutdown future completes), [`serve_http`] (the same
+//! connection handling around any [`Handler`]) and [`logging`]. Inside,
+//! imports run one way: `server` → `http` → `state` → `runtime` → the store
+//! and model crates (docs/ARCHITECTURE.md has the picture).
 
-pub mod admin;
-pub mod app;
-pub mod auth;
-pub mod cache;
-pub mod cli;
-pub mod db;
-pub mod demo;
-pub mod error;
-pub mod front;
-pub mod handlers;
-pub mod metrics;
-pub mod openapi;
-pub mod ratelimit;
-pub mod remote;
-pub mod serve;
-pub mod telemetry;
-pub mod watch;
+mod http;
+pub mod logging;
+mod runtime;
+mod server;
+mod state;
+
+pub use http::ROUTES;
+pub use runtime::ratelimit::Quota;
+pub use server::{Handler, Limits, MAX_HEAD_BYTES, serve, serve_http, shutdown_signal};
+pub use state::AppConfig;

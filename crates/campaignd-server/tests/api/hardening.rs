@@ -8,7 +8,7 @@ use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Settings, TestServer};
+use campaignd_testkit::{Settings, TestServer};
 
 /// Reads until the server closes the connection (or `limit` passes), and
 /// returns what was read.
@@ -149,7 +149,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let limits = Settings::default().limits;
-    let server = tokio::spawn(campaignd_server::serve::serve_http(
+    let server = tokio::spawn(campaignd_server::serve_http(
         listener,
         app,
         limits,
@@ -362,7 +362,7 @@ struct ProbeServer {
     token: campaignd_model::ApiKeyToken,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _db: crate::support::TestDb,
+    _db: campaignd_testkit::TestDb,
 }
 
 impl ProbeServer {
@@ -370,7 +370,7 @@ impl ProbeServer {
         probe: impl FnOnce(std::sync::Arc<dyn campaignd_store::Store>) -> ProbeStore,
         settings: Settings,
     ) -> (Self, std::sync::Arc<ProbeStore>) {
-        let db = crate::support::TestDb::new();
+        let db = campaignd_testkit::TestDb::new();
         let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
         campaignd_store::Store::migrate(&sqlite).await.unwrap();
         let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
@@ -398,7 +398,7 @@ impl ProbeServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(campaignd_server::serve::serve(
+        let server = tokio::spawn(campaignd_server::serve(
             store,
             settings.config,
             settings.limits,

@@ -1,9 +1,5 @@
-//! campaignd's integration tests: the admin CLI as scripts use it, and (in
-//! later modules) the HTTP API over real sockets. Each test has its own
-//! database in a temp dir.
+//! campaignd's HTTP API over real sockets: each test with its own database
+//! and a server on port 0 (`campaignd-testkit`).
 
-mod cli;
 mod hardening;
 mod read;
-mod remote;
-mod support;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use campaignd_model::Scope;
 use serde_json::{Value, json};
 
-use crate::support::{EXAMPLE, Reply, Settings, TestServer, minify};
+use campaignd_testkit::{EXAMPLE, Reply, Settings, TestServer, minify};
 
 /// The list item keys, in order (SPEC §5).
 const LIST_KEYS: &[&str] = &[
@@ -511,7 +511,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
         }
     }
     documented.sort();
-    let mut routed: Vec<(String, String)> = campaignd_server::app::ROUTES
+    let mut routed: Vec<(String, String)> = campaignd_server::ROUTES
         .iter()
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();

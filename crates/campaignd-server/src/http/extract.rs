@@ -1,0 +1,337 @@
+//! The project's own extractors. axum's `Path`, `Query` and `Json` answer a
+//! text/plain 400 that echoes the input; these answer in the envelope of
+//! SPEC §3, and parse straight into model types.
+//!
+//! Path segments are taken raw (still percent-encoded) by matching the
+//! route template against the request path: an id is canonical digits or
+//! it is not an id, and no decoding step can fail or make `%33` mean `3`.
+
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use bytes::Bytes;
+use campaignd_model::FieldErrors;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+
+use crate::http::error::ApiError;
+
+/// Largest request body accepted (SPEC §1).
+pub(crate) const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The raw segments of a request path under the `{name}` placeholders of
+/// its route template.
+#[derive(Debug)]
+pub(crate) struct PathSegments<'a> {
+    template: &'a str,
+    path: &'a str,
+}
+
+impl<'a> PathSegments<'a> {
+    /// Pairs `path` with `template`; `None` when they do not match segment
+    /// for segment (which the router never lets happen).
+    pub(crate) fn new(template: &'a str, path: &'a str) -> Option<Self> {
+        let mut t = template.split('/');
+        let mut p = path.split('/');
+        loop {
+            match (t.next(), p.next()) {
+                (None, None) => return Some(Self { template, path }),
+                (Some(ts), Some(ps)) if is_placeholder(ts) && !ps.is_empty() => {}
+                (Some(ts), Some(ps)) if ts == ps => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// The raw segment under `{name}`.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.template
+            .split('/')
+            .zip(self.path.split('/'))
+            .find(|(t, _)| is_placeholder(t) && t[1..t.len() - 1] == *name)
+            .map(|(_, p)| p)
+    }
+}
+
+fn is_placeholder(segment: &str) -> bool {
+    segment.len() > 2 && segment.starts_with('{') && segment.ends_with('}')
+}
+
+/// Path parameters a route takes, parsed from its raw segments.
+pub(crate) trait PathParams: Sized {
+    /// Parses the segments; a rejection is an answer in the envelope.
+    fn parse(segments: &PathSegments<'_>) -> Result<Self, ApiError>;
+}
+
+/// A route's path parameters, parsed by `T`.
+#[derive(Debug)]
+pub(crate) struct Path<T>(pub(crate) T);
+
+impl<T: PathParams> Path<T> {
+    /// Parses `path` as the route `template` matched it.
+    pub(crate) fn from_template(template: &str, path: &str) -> Result<Self, ApiError> {
+        let segments = PathSegments::new(template, path).ok_or_else(|| {
+            tracing::error!(template, "a path does not match its route template");
+            ApiError::Internal
+        })?;
+        T::parse(&segments).map(Self)
+    }
+}
+
+impl<S: Sync, T: PathParams> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(template) = parts.extensions.get::<MatchedPath>() else {
+            tracing::error!("a path extractor on a route without a template");
+            return Err(ApiError::Internal);
+        };
+        Self::from_template(template.as_str(), parts.uri.path())
+    }
+}
+
+/// A query string a route takes, parsed whole so that every bad parameter
+/// is reported in one 422.
+pub(crate) trait QueryParams: Sized {
+    /// Parses the raw query (without `?`), if there is one.
+    fn parse(query: Option<&str>) -> Result<Self, FieldErrors>;
+}
+
+/// A route's query parameters, parsed by `T`; rejected with 422.
+#[derive(Debug)]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T: QueryParams> Query<T> {
+    /// Parses the query of `parts`.
+    pub(crate) fn from_parts(parts: &Parts) -> Result<Self, ApiError> {
+        T::parse(parts.uri.query())
+            .map(Self)
+            .map_err(ApiError::Validation)
+    }
+}
+
+impl<S: Sync, T: QueryParams> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Self::from_parts(parts)
+    }
+}
+
+/// A request body a route takes, parsed from JSON. `parse` sees the JSON
+/// value, so it can report every field at once (400 for the wrong JSON
+/// type, 422 for bad fields).
+pub(crate) trait JsonBody: Sized {
+    /// Parses the body's JSON value.
+    fn parse(value: Value) -> Result<Self, ApiError>;
+}
+
+/// A JSON request body, parsed by `T`: 415 unless the body is declared
+/// `application/json`, 413 over [`MAX_BODY_BYTES`], 400 if it is not JSON.
+#[derive(Debug)]
+pub(crate) struct Json<T>(pub(crate) T);
+
+// `allow`, not `expect`: rustc treats an item marked for dead_code as used,
+// and then reports the expectation itself as unfulfilled.
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the write routes (SPEC §8) take it")
+)]
+impl<T: JsonBody> Json<T> {
+    /// Parses a body whose headers were `headers`.
+    pub(crate) fn from_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        if !is_json(headers) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
+        T::parse(value).map(Self)
+    }
+}
+
+/// Whether the declared content type is JSON (`application/json`, with or
+/// without parameters such as `charset`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+impl<S: Sync, T: JsonBody> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        if !is_json(&parts.headers) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES as usize);
+        let bytes: Bytes = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            // The client went away or sent a broken chunked body.
+            Err(_) => return Err(ApiError::BadRequest),
+        };
+        Self::from_bytes(&parts.headers, &bytes)
+    }
+}
+
+/// Entity tags of an `If-None-Match` or `If-Match` header: `*`, or a list.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) enum Preconditions {
+    /// The header is absent.
+    #[default]
+    Absent,
+    /// `*`: any current representation.
+    Any,
+    /// The listed tags, quotes included.
+    Tags(Vec<String>),
+}
+
+impl Preconditions {
+    /// Parses one header's value; an unreadable one counts as absent.
+    fn parse(value: Option<&HeaderValue>) -> Self {
+        let Some(text) = value.and_then(|v| v.to_str().ok()) else {
+            return Self::Absent;
+        };
+        if text.trim() == "*" {
+            return Self::Any;
+        }
+        Self::Tags(
+            text.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// Whether `etag` (quotes included) is among these tags; strong
+    /// comparison, so a weak `W/` tag never matches.
+    pub(crate) fn matches(&self, etag: &HeaderValue) -> bool {
+        match self {
+            Self::Absent => false,
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|t| t.as_bytes() == etag.as_bytes()),
+        }
+    }
+}
+
+/// `If-None-Match`: a read answers 304 when the current tag is listed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct IfNoneMatch(pub(crate) Preconditions);
+
+/// `If-Match`: a write answers 412 unless the current tag is listed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct IfMatch(pub(crate) Preconditions);
+
+impl IfNoneMatch {
+    /// Reads the header from `headers`.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+        Self(Preconditions::parse(headers.get(header::IF_NONE_MATCH)))
+    }
+}
+
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the write routes (SPEC §8) take it")
+)]
+impl IfMatch {
+    /// Reads the header from `headers`.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+        Self(Preconditions::parse(headers.get(header::IF_MATCH)))
+    }
+
+    /// Whether a write may go ahead on a resource whose tag is `etag`:
+    /// with no header, always.
+    pub(crate) fn allows(&self, etag: &HeaderValue) -> bool {
+        matches!(self.0, Preconditions::Absent) || self.0.matches(etag)
+    }
+}
+
+impl<S: Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_headers(&parts.headers))
+    }
+}
+
+impl<S: Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_headers(&parts.headers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_matched_raw_against_the_template() {
+        let t = "/api/v4/campaigns/{campaign_id}/users/{user_id}";
+        let s = PathSegments::new(t, "/api/v4/campaigns/3/users/%37").unwrap();
+        assert_eq!(s.get("campaign_id"), Some("3"));
+        assert_eq!(s.get("user_id"), Some("%37"));
+        assert_eq!(s.get("other"), None);
+        for path in [
+            "/api/v4/campaigns/3/users/",
+            "/api/v4/campaigns//users/7",
+            "/api/v4/campaigns/3/users/7/x",
+            "/api/v4/campaigns/3/user/7",
+        ] {
+            assert!(PathSegments::new(t, path).is_none(), "{path}");
+        }
+        assert!(PathSegments::new("/healthz", "/healthz").is_some());
+    }
+
+    #[test]
+    fn preconditions_parse_lists_stars_and_absence() {
+        let etag = HeaderValue::from_static("\"abc\"");
+        let parse = |v: &'static str| Preconditions::parse(Some(&HeaderValue::from_static(v)));
+        assert!(parse("\"abc\"").matches(&etag));
+        assert!(parse("\"x\", \"abc\"").matches(&etag));
+        assert!(parse(" * ").matches(&etag));
+        assert!(!parse("W/\"abc\"").matches(&etag));
+        assert!(!parse("\"abcd\"").matches(&etag));
+        assert!(!Preconditions::parse(None).matches(&etag));
+        assert!(IfMatch(Preconditions::Absent).allows(&etag));
+        assert!(!IfMatch(parse("\"x\"")).allows(&etag));
+        assert!(IfMatch(parse("*")).allows(&etag));
+    }
+
+    #[derive(Debug)]
+    struct Object(serde_json::Map<String, Value>);
+
+    impl JsonBody for Object {
+        fn parse(value: Value) -> Result<Self, ApiError> {
+            match value {
+                Value::Object(map) => Ok(Self(map)),
+                _ => Err(ApiError::BadRequest),
+            }
+        }
+    }
+
+    #[test]
+    fn json_bodies_need_the_json_type_and_valid_json() {
+        let mut json = HeaderMap::new();
+        json.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        let ok = Json::<Object>::from_bytes(&json, br#"{"name":"x"}"#).unwrap();
+        assert_eq!(ok.0.0["name"], "x");
+        let status = |r: Result<Json<Object>, ApiError>| r.unwrap_err().status().as_u16();
+        assert_eq!(status(Json::from_bytes(&json, b"{")), 400);
+        assert_eq!(status(Json::from_bytes(&json, b"[1]")), 400);
+        assert_eq!(status(Json::from_bytes(&HeaderMap::new(), b"{}")), 415);
+        let mut text = HeaderMap::new();
+        text.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(status(Json::from_bytes(&text, b"{}")), 415);
+    }
+}

@@ -1,0 +1,231 @@
+//! The guard: who is calling, and may they. Authentication, scope and rate
+//! limit, in SPEC §3's order, yield a [`Caller`] or the answer to send.
+//!
+//! A well-formed key is hashed and looked up (cache first); a request that
+//! fails authentication spends its client address's budget, never a key's.
+//! The scope is checked before the limit, so a 403 costs nothing and says
+//! nothing about whether the campaign exists. Routes name their scope in
+//! their signature: `caller: Caller<CampaignsRead>`.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use campaignd_model::{ApiKeyId, ContactCenterId, Scope};
+
+use crate::http::error::ApiError;
+use crate::runtime::ratelimit::{Decision, Subject};
+use crate::state::AppState;
+
+/// A scope a route requires, as a type.
+pub(crate) trait RequiredScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// `campaigns.read`: every GET under `/campaigns`.
+#[derive(Debug)]
+pub(crate) struct CampaignsRead;
+
+impl RequiredScope for CampaignsRead {
+    const SCOPE: Scope = Scope::CampaignsRead;
+}
+
+/// An authenticated caller holding scope `S`, within its rate limit.
+#[derive(Debug)]
+pub(crate) struct Caller<S> {
+    /// The key's id (for logs and audit).
+    pub(crate) key_id: ApiKeyId,
+    /// The contact center the key acts for.
+    pub(crate) center: ContactCenterId,
+    /// Whether the caches may be trusted for this request (see
+    /// [`crate::runtime::cache::Freshness`]).
+    pub(crate) fresh: bool,
+    decision: Decision,
+    limit: HeaderValue,
+    scope: PhantomData<S>,
+}
+
+/// A route's answer, with the key that authenticated it (if one did) for
+/// the access log.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The response.
+    pub(crate) response: Response,
+    /// The authenticating key.
+    pub(crate) key: Option<ApiKeyId>,
+}
+
+/// The authenticating key of a response, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyId(pub(crate) ApiKeyId);
+
+impl IntoResponse for Answer {
+    fn into_response(mut self) -> Response {
+        if let Some(key) = self.key {
+            self.response.extensions_mut().insert(KeyId(key));
+        }
+        self.response
+    }
+}
+
+impl From<ApiError> for Answer {
+    fn from(e: ApiError) -> Self {
+        Self {
+            response: e.into_response(),
+            key: None,
+        }
+    }
+}
+
+impl<S: RequiredScope> Caller<S> {
+    /// Authenticates the request with `headers` from `peer`, checks scope
+    /// `S`, and spends one request of the key's budget.
+    pub(crate) async fn authorize(
+        app: &AppState,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<Self, Answer> {
+        // Whether the caches may be trusted, decided once for the request.
+        let fresh = app.caches.freshness.is_fresh();
+        let grant = match bearer_token(headers) {
+            Some(token) => app
+                .grant(token, fresh)
+                .await
+                .map_err(|e| Answer::from(ApiError::from(e)))?,
+            None => None,
+        };
+        let Some(grant) = grant else {
+            let decision = app.limiter.check(Subject::Address(peer)).await;
+            let error = if decision.allowed {
+                ApiError::Unauthorized
+            } else {
+                ApiError::TooManyRequests(decision.retry_after)
+            };
+            return Err(error.into());
+        };
+        let subject = Subject::Key(grant.key_id);
+        let key = Some(grant.key_id);
+        if !grant.scopes.contains(S::SCOPE) {
+            let mut response = ApiError::Forbidden.into_response();
+            let decision = app.limiter.peek(subject).await;
+            rate_headers(&mut response, &decision, app.limit_header.clone());
+            return Err(Answer { response, key });
+        }
+        let decision = app.limiter.check(subject).await;
+        if !decision.allowed {
+            let mut response = ApiError::TooManyRequests(decision.retry_after).into_response();
+            rate_headers(&mut response, &decision, app.limit_header.clone());
+            return Err(Answer { response, key });
+        }
+        app.key_use.record(grant.key_id);
+        Ok(Self {
+            key_id: grant.key_id,
+            center: grant.contact_center_id,
+            fresh,
+            decision,
+            limit: app.limit_header.clone(),
+            scope: PhantomData,
+        })
+    }
+
+    /// The answer to this caller: `result` (an error in the envelope), with
+    /// the `RateLimit-*` headers every authenticated response carries.
+    pub(crate) fn answer(self, result: Result<Response, ApiError>) -> Answer {
+        let mut response = result.unwrap_or_else(IntoResponse::into_response);
+        rate_headers(&mut response, &self.decision, self.limit);
+        Answer {
+            response,
+            key: Some(self.key_id),
+        }
+    }
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Caller<S> {
+    type Rejection = Answer;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Answer> {
+        Self::authorize(app, &parts.headers, client_ip(&parts.extensions)).await
+    }
+}
+
+/// The credentials of `Authorization: Bearer <key>` (scheme word in any
+/// case), not yet checked to be a well-formed key.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    Some(token.trim())
+}
+
+/// Adds the `RateLimit-*` headers of `decision` to `response`.
+fn rate_headers(response: &mut Response, decision: &Decision, limit: HeaderValue) {
+    static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+    let headers = response.headers_mut();
+    headers.insert(LIMIT.clone(), limit);
+    headers.insert(REMAINING.clone(), number(u64::from(decision.remaining)));
+    headers.insert(
+        RESET.clone(),
+        number(decision.reset.as_nanos().div_ceil(1_000_000_000) as u64),
+    );
+}
+
+/// A header value for a count: small ones come ready-made (these headers
+/// are on every authenticated response), larger ones are formatted.
+fn number(n: u64) -> HeaderValue {
+    static SMALL: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    let small = SMALL.get_or_init(|| (0..1024u32).map(HeaderValue::from).collect());
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| small.get(i))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(n))
+}
+
+/// The client address: the connection's peer, which the front service
+/// attaches to every request it routes.
+pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ci| ci.0.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use campaignd_model::ApiKeyToken;
+
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_parse_with_any_case_scheme_and_nothing_else() {
+        let key = ApiKeyToken::generate();
+        let k = key.expose();
+        let cases = [
+            (format!("Bearer {k}"), true),
+            (format!("bearer {k}"), true),
+            (format!("BEARER  {k} "), true),
+            (format!("Basic {k}"), false),
+            ("Bearer".to_owned(), false),
+            ("Bearer ".to_owned(), false),
+            (k.to_owned(), false),
+            (format!("Bearer {}", &k[..k.len() - 1]), false),
+        ];
+        for (value, ok) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&value).unwrap(),
+            );
+            let key = bearer_token(&headers).and_then(|t| t.parse::<ApiKeyToken>().ok());
+            assert_eq!(key.is_some(), ok, "{value:?}");
+        }
+        assert!(bearer_token(&HeaderMap::new()).is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! The HTTP service: the front service every request meets, the router and
+//! its direct table, the extractors and guard every route uses, the error
+//! envelope, the access log and the OpenAPI document.
+//!
+//! Imports run one way: `front` → `router` → `routes` → (`extract`, `guard`,
+//! `error`) → `crate::state`. Nothing here is used outside the crate but
+//! [`Front`] (by the server) and [`ROUTES`].
+
+mod access_log;
+mod error;
+mod extract;
+mod front;
+mod guard;
+mod openapi;
+mod request_id;
+mod router;
+mod routes;
+mod schemas;
+
+pub(crate) use front::Front;
+pub use router::ROUTES;
+pub(crate) use router::TEMPLATES;

@@ -1,0 +1,314 @@
+//! `GET /api/v4/campaigns/{campaign_id}` and `GET /api/v4/campaigns`.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use campaignd_model::{CampaignId, FieldErrors, Method, Status, Strategy};
+use campaignd_store::{CampaignFilter, Page};
+
+use crate::http::error::{ApiError, json_response};
+use crate::http::extract::{IfNoneMatch, Path, PathParams, PathSegments, Query, QueryParams};
+use crate::http::guard::{Answer, Caller, CampaignsRead};
+use crate::runtime::cache::Rendered;
+use crate::state::AppState;
+
+/// The route template of Get campaign.
+pub(crate) const GET_CAMPAIGN: &str = "/api/v4/campaigns/{campaign_id}";
+
+/// The route template of Get list of campaigns.
+pub(crate) const LIST_CAMPAIGNS: &str = "/api/v4/campaigns";
+
+/// Stands in for an id that does not parse, so a malformed id takes the same
+/// path (cache miss, storage lookup, 404) as a missing one. Imports refuse
+/// ids above 2^53 - 1, so no campaign has it.
+const NO_SUCH_CAMPAIGN: i64 = i64::MAX;
+
+/// `{campaign_id}`: canonical digits, or an id that names no campaign (so
+/// a malformed id answers exactly as a missing one, after authentication).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CampaignPath {
+    pub(crate) campaign_id: CampaignId,
+}
+
+impl PathParams for CampaignPath {
+    fn parse(segments: &PathSegments<'_>) -> Result<Self, ApiError> {
+        let campaign_id = segments
+            .get("campaign_id")
+            .and_then(|raw| raw.parse::<CampaignId>().ok())
+            .unwrap_or(CampaignId::new(NO_SUCH_CAMPAIGN).expect("positive"));
+        Ok(Self { campaign_id })
+    }
+}
+
+/// The 200 (or 304) for a rendered body, with its entity tag.
+fn respond(rendered: &Rendered, if_none_match: &IfNoneMatch) -> Response {
+    let mut response = if if_none_match.0.matches(&rendered.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        json_response(StatusCode::OK, rendered.body.clone())
+    };
+    response
+        .headers_mut()
+        .insert(axum::http::header::ETAG, rendered.etag.clone());
+    response
+}
+
+/// Get campaign: the full campaign object.
+#[utoipa::path(get, path = "/api/v4/campaigns/{campaign_id}", tag = "campaigns",
+    params(("campaign_id" = i64, Path, description = "The campaign's id: a positive integer, written canonically", minimum = 1)),
+    security(("bearer" = ["campaigns.read"])),
+    responses(
+        (status = 200, description = "The campaign", body = crate::http::schemas::CampaignEnvelope,
+            headers(("ETag" = String), ("RateLimit-Limit" = u32), ("RateLimit-Remaining" = u32), ("RateLimit-Reset" = u64))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag"),
+        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError),
+        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError),
+        (status = 404, description = "No such campaign in this contact center (or a malformed id)", body = crate::http::schemas::SimpleError),
+        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError, headers(("Retry-After" = u64))),
+    ))]
+pub(crate) async fn get_campaign(
+    State(app): State<AppState>,
+    caller: Caller<CampaignsRead>,
+    Path(path): Path<CampaignPath>,
+    if_none_match: IfNoneMatch,
+) -> Answer {
+    let found = app
+        .campaign_body(caller.center, path.campaign_id, caller.fresh)
+        .await;
+    let result = match found {
+        Ok(Some(rendered)) => Ok(respond(&rendered, &if_none_match)),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
+    };
+    caller.answer(result)
+}
+
+/// Get list of campaigns: one page, filtered, with the total over the whole
+/// filtered set.
+#[utoipa::path(get, path = "/api/v4/campaigns", tag = "campaigns",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1-100 (default 100)", minimum = 1, maximum = 100),
+        ("offset" = Option<u64>, Query, description = "Campaigns to skip (default 0)", minimum = 0),
+        ("name" = Option<String>, Query, description = "Case-insensitive substring of the name"),
+        ("status" = Option<String>, Query, description = "Exact status"),
+        ("strategy" = Option<String>, Query, description = "simple or predictive_ai"),
+        ("method" = Option<String>, Query, description = "Exact dialing method"),
+        ("live" = Option<bool>, Query, description = "true or false"),
+    ),
+    security(("bearer" = ["campaigns.read"])),
+    responses(
+        (status = 200, description = "A page of campaigns, by id", body = crate::http::schemas::CampaignList),
+        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError),
+        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError),
+        (status = 422, description = "A parameter is out of its rule", body = crate::http::schemas::FieldErrorsBody),
+        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError),
+    ))]
+pub(crate) async fn list_campaigns(
+    State(app): State<AppState>,
+    caller: Caller<CampaignsRead>,
+    query: Result<Query<ListQuery>, ApiError>,
+    if_none_match: IfNoneMatch,
+) -> Answer {
+    let result = async {
+        let Query(query) = query?;
+        let rendered = app
+            .campaign_list(
+                caller.center,
+                &query.filter,
+                query.page,
+                &query.cache_key(),
+                caller.fresh,
+            )
+            .await?;
+        Ok(respond(&rendered, &if_none_match))
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The parsed query of the list endpoint.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ListQuery {
+    filter: CampaignFilter,
+    page: Page,
+}
+
+/// Parses the list query, one 422 key per bad parameter. Unknown parameters
+/// are ignored; a known one given twice is refused.
+fn parse_list_query(query: Option<&str>) -> Result<ListQuery, FieldErrors> {
+    let mut q = ListQuery::default();
+    let mut errors = FieldErrors::new();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let name: &'static str = match &*key {
+            "limit" => "limit",
+            "offset" => "offset",
+            "name" => "name",
+            "status" => "status",
+            "strategy" => "strategy",
+            "method" => "method",
+            "live" => "live",
+            _ => continue,
+        };
+        if seen.contains(&name) {
+            errors.add(name, "must be given at most once");
+            continue;
+        }
+        seen.push(name);
+        let v = &*value;
+        let result: Result<(), String> = match name {
+            "limit" => match v.parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) && !v.starts_with('+') => {
+                    q.page.limit = n;
+                    Ok(())
+                }
+                _ => Err("must be an integer between 1 and 100".into()),
+            },
+            "offset" => match v.parse::<u64>() {
+                Ok(n) if i64::try_from(n).is_ok() && !v.starts_with('+') => {
+                    q.page.offset = n;
+                    Ok(())
+                }
+                _ => Err("must be an integer greater than or equal to 0".into()),
+            },
+            "name" => {
+                if v.chars().count() > 255 {
+                    Err("must be at most 255 characters".into())
+                } else {
+                    q.filter.name = (!v.is_empty()).then(|| v.to_owned());
+                    Ok(())
+                }
+            }
+            "status" => v.parse::<Status>().map(|s| q.filter.status = Some(s)),
+            "strategy" => v.parse::<Strategy>().map(|s| q.filter.strategy = Some(s)),
+            "method" => v.parse::<Method>().map(|m| q.filter.method = Some(m)),
+            "live" => match v {
+                "true" => {
+                    q.filter.live = Some(true);
+                    Ok(())
+                }
+                "false" => {
+                    q.filter.live = Some(false);
+                    Ok(())
+                }
+                _ => Err("must be true or false".into()),
+            },
+            _ => unreachable!("matched above"),
+        };
+        if let Err(message) = result {
+            errors.add(name, message);
+        }
+    }
+    errors.into_result(q)
+}
+
+impl ListQuery {
+    /// A canonical form, the cache key of the page.
+    fn cache_key(&self) -> String {
+        let f = &self.filter;
+        let mut key = format!("l={}&o={}", self.page.limit, self.page.offset);
+        if let Some(s) = f.status {
+            let _ = write!(key, "&s={s}");
+        }
+        if let Some(s) = f.strategy {
+            let _ = write!(key, "&t={s}");
+        }
+        if let Some(l) = f.live {
+            let _ = write!(key, "&v={l}");
+        }
+        if let Some(m) = &f.method {
+            let _ = write!(key, "&m={}", m.as_str().len());
+            key.push_str(m.as_str());
+        }
+        if let Some(n) = &f.name {
+            let _ = write!(key, "&n={}", n.len());
+            key.push_str(n);
+        }
+        key
+    }
+}
+
+impl QueryParams for ListQuery {
+    fn parse(query: Option<&str>) -> Result<Self, FieldErrors> {
+        parse_list_query(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_queries_report_one_key_per_bad_parameter() {
+        let errors = parse_list_query(Some(
+            "limit=0&offset=-1&status=running&strategy=x&live=yes&method=&unknown=1",
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            ["limit", "live", "method", "offset", "status", "strategy"]
+        );
+        for bad in [
+            "limit=101",
+            "limit=1.5",
+            "limit=+5",
+            "limit=",
+            "offset=abc",
+            "offset=99999999999999999999",
+        ] {
+            assert!(parse_list_query(Some(bad)).is_err(), "{bad}");
+        }
+        let twice = parse_list_query(Some("limit=5&limit=6")).unwrap_err();
+        assert_eq!(
+            twice.get("limit"),
+            Some(&["must be given at most once".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn list_queries_parse_every_filter() {
+        let q = parse_list_query(Some("limit=5&offset=10&name=Summer%20Out&status=active&strategy=simple&method=power&live=false&x=y"))
+            .unwrap();
+        assert_eq!(
+            q.page,
+            Page {
+                limit: 5,
+                offset: 10
+            }
+        );
+        assert_eq!(q.filter.name.as_deref(), Some("Summer Out"));
+        assert_eq!(q.filter.status, Some(Status::Active));
+        assert_eq!(q.filter.strategy, Some(Strategy::Simple));
+        assert_eq!(q.filter.method.as_ref().map(Method::as_str), Some("power"));
+        assert_eq!(q.filter.live, Some(false));
+        assert_eq!(parse_list_query(None).unwrap(), ListQuery::default());
+    }
+
+    #[test]
+    fn cache_keys_distinguish_every_filter() {
+        let keys: Vec<String> = [
+            "",
+            "limit=5",
+            "offset=5",
+            "name=a",
+            "name=A",
+            "status=active",
+            "strategy=simple",
+            "live=true",
+            "live=false",
+            "method=a",
+            "name=a%26m%3D1",
+            "method=1a&name=",
+        ]
+        .iter()
+        .map(|q| parse_list_query(Some(q)).unwrap().cache_key())
+        .collect();
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "{keys:?}");
+    }
+}

@@ -1,0 +1,38 @@
+//! Liveness and readiness, without a key.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use crate::http::error::{ApiError, json_response};
+use crate::state::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "get_healthz",
+    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
+pub(crate) async fn healthz() -> Response {
+    json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+}
+
+/// Storage answers within a second.
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "get_readyz",
+    responses(
+        (status = 200, description = "Storage is reachable", body = Object, example = json!({"status": "ready"})),
+        (status = 503, description = "Storage is unreachable", body = Object, example = json!({"error": "Service Unavailable"})),
+    ))]
+pub(crate) async fn readyz(State(app): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(1), app.store.ping()).await {
+        Ok(Ok(())) => json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::Unavailable.into_response()
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! One file per resource. Handlers are thin: the guard first (its scope in
+//! the signature), inputs parsed by the extractors into model types, one
+//! state or store call, the answer.
+
+pub(crate) mod campaigns;
+pub(crate) mod health;
+pub(crate) mod metrics;

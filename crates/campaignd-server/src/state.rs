@@ -1,0 +1,238 @@
+//! The application state: everything a request may touch, and every
+//! operation on it that more than one route needs (bounded storage calls,
+//! key lookup, the cached read paths, key-use flushing).
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use campaignd_model::{ApiKeyToken, CampaignId, CampaignView, ContactCenterId, KeyHasher};
+use campaignd_store::{CampaignFilter, KeyGrant, Page, Store, StoreError};
+
+use crate::runtime::cache::{Caches, Rendered, Slot};
+use crate::runtime::key_use::KeyUse;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::ratelimit::{LocalLimiter, Quota, RateLimiter};
+
+/// Settings the request path needs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Per-key (and per-address, for failed authentication) quota.
+    pub quota: Quota,
+    /// Byte budget of the rendered-body cache.
+    pub cache_bytes: usize,
+    /// Longest the storage work of a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// This deployment's cluster id, shown in the OpenAPI document.
+    pub cluster_id: Option<String>,
+}
+
+/// Everything a request may touch; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<App>);
+
+/// See [`AppState`].
+pub(crate) struct App {
+    /// The storage backend.
+    pub(crate) store: Arc<dyn Store>,
+    /// Hashes presented keys for lookup.
+    pub(crate) hasher: KeyHasher,
+    /// Key grants and rendered bodies, and whether they are current.
+    pub(crate) caches: Arc<Caches>,
+    /// Per-key and per-address rate limits.
+    pub(crate) limiter: Box<dyn RateLimiter>,
+    /// `RateLimit-Limit`, the same on every response.
+    pub(crate) limit_header: HeaderValue,
+    /// Last-use times waiting to be written.
+    pub(crate) key_use: KeyUse,
+    /// Request counts and latencies for `/metrics`.
+    pub(crate) metrics: Metrics,
+    /// Configuration.
+    pub(crate) config: AppConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state over `store`, reading its key secret; `routes` are
+    /// the route templates metrics are kept for.
+    pub(crate) async fn new(
+        store: Arc<dyn Store>,
+        config: AppConfig,
+        routes: &'static [&'static str],
+    ) -> campaignd_store::Result<Self> {
+        let secret = store.server_secret().await?;
+        Ok(Self(Arc::new(App {
+            hasher: KeyHasher::new(&secret),
+            caches: Arc::new(Caches::new(config.cache_bytes)),
+            limiter: Box::new(LocalLimiter::new(config.quota)),
+            limit_header: HeaderValue::from(config.quota.burst.get()),
+            key_use: KeyUse::default(),
+            metrics: Metrics::new(routes),
+            store,
+            config,
+        })))
+    }
+
+    /// Runs a storage call within the request timeout: a store that is down
+    /// or too slow is `Unavailable` (503) rather than holding the request.
+    pub(crate) async fn storage<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.storage_by(self.storage_deadline(), call).await
+    }
+
+    /// When storage work starting now must be done by.
+    pub(crate) fn storage_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.config.request_timeout
+    }
+
+    /// [`AppState::storage`] against a deadline set earlier, for a request
+    /// whose storage work has more than one step (waiting for its turn to
+    /// fill a cache entry, then the read).
+    pub(crate) async fn storage_by<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        // Past the deadline, do not start work only to drop it.
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StoreError::Unavailable(
+                "the request's storage deadline passed before the call".into(),
+            ));
+        }
+        tokio::time::timeout_at(deadline, call)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("storage call timed out".into())))
+    }
+
+    /// The grant of a presented key, from the cache or storage. Only what
+    /// was once a valid key can be in the cache, so a hit needs no parsing;
+    /// anything else must be a well-formed key before it costs an HMAC and
+    /// a lookup.
+    pub(crate) async fn grant(
+        &self,
+        presented: &str,
+        fresh: bool,
+    ) -> Result<Option<KeyGrant>, StoreError> {
+        if fresh && let Some(grant) = self.caches.keys.get(presented) {
+            return Ok(Some(grant));
+        }
+        let Ok(token) = presented.parse::<ApiKeyToken>() else {
+            return Ok(None);
+        };
+        let generation = self.caches.keys.generation();
+        let hash = self.hasher.hash(&token);
+        let grant = self.storage(self.store.authenticate(&hash)).await?;
+        if let (true, Some(grant)) = (fresh, grant) {
+            self.caches.keys.fill(generation, &token, grant);
+        }
+        Ok(grant)
+    }
+
+    /// The rendered `{"campaign": ...}` body, if the campaign exists in
+    /// `center`.
+    pub(crate) async fn campaign_body(
+        &self,
+        center: ContactCenterId,
+        id: CampaignId,
+        fresh: bool,
+    ) -> Result<Option<Rendered>, StoreError> {
+        let renders = &self.caches.renders;
+        if fresh && let Some(hit) = renders.get(center, Slot::Campaign(id)) {
+            return Ok(Some(hit));
+        }
+        let generation = renders.generation();
+        let Some(body) = self
+            .storage(self.store.get_campaign_body(center, id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rendered = Rendered::new(body);
+        if fresh {
+            renders.fill(generation, center, Slot::Campaign(id), rendered.clone());
+        }
+        Ok(Some(rendered))
+    }
+
+    /// The rendered list page `{"campaigns": [...], "metadata": {...}}` for
+    /// `filter` and `page`; `key` is their canonical form, the page's cache
+    /// key. Concurrent misses of one page take turns, so only the first
+    /// reads storage.
+    pub(crate) async fn campaign_list(
+        &self,
+        center: ContactCenterId,
+        filter: &CampaignFilter,
+        page: Page,
+        key: &str,
+        fresh: bool,
+    ) -> Result<Rendered, StoreError> {
+        let renders = &self.caches.renders;
+        if fresh && let Some(hit) = renders.get(center, Slot::List(key)) {
+            return Ok(hit);
+        }
+        // The wait for the turn and the read share the request's storage time.
+        let deadline = self.storage_deadline();
+        let _turn = if fresh {
+            let turn = self
+                .storage_by(deadline, async {
+                    Ok(renders.fill_turn(center, Slot::List(key)).await)
+                })
+                .await?;
+            if let Some(hit) = renders.get(center, Slot::List(key)) {
+                return Ok(hit);
+            }
+            Some(turn)
+        } else {
+            None
+        };
+        let generation = renders.generation();
+        let found = self
+            .storage_by(deadline, self.store.list_campaigns(center, filter, page))
+            .await?;
+        let mut body = Vec::with_capacity(64 + found.campaigns.len() * 900);
+        body.extend_from_slice(br#"{"campaigns":["#);
+        for (i, campaign) in found.campaigns.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, &campaign.view(CampaignView::ListItem))
+                .map_err(|e| StoreError::Internal(format!("cannot render a campaign: {e}")))?;
+        }
+        body.extend_from_slice(br#"],"metadata":{"total":"#);
+        body.extend_from_slice(found.total.to_string().as_bytes());
+        body.extend_from_slice(b"}}");
+        let rendered = Rendered::new(body);
+        if fresh {
+            renders.fill(generation, center, Slot::List(key), rendered.clone());
+        }
+        Ok(rendered)
+    }
+
+    /// Writes the key last-use times noted since the last flush.
+    pub(crate) async fn flush_key_use(&self) {
+        let uses = self.key_use.take();
+        if !uses.is_empty()
+            && let Err(e) = self.store.record_key_use(&uses).await
+        {
+            tracing::warn!(error = %e, "cannot record key use");
+        }
+    }
+}

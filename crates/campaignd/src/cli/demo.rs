@@ -1,0 +1,178 @@
+//! `serve --demo`: a `demo` contact center with the documented campaign 3
+//! and enough others to exercise every status, strategy, null and filter.
+
+use anyhow::Context as _;
+use campaignd_model::{ApiKeyToken, CampaignDocument, Scope, Status, SystemFields};
+use campaignd_store::Store;
+use serde_json::{Value, json};
+
+/// The documented Get campaign example (campaign 3).
+const EXAMPLE: &str = include_str!("../../../campaignd-model/tests/fixtures/get-campaign-3.json");
+
+/// The demo contact center's name.
+pub(crate) const DEMO_CENTER: &str = "demo";
+
+/// The label of the keys `serve --demo` creates.
+pub(crate) const DEMO_KEY_NAME: &str = "demo";
+
+const DIAL_LEVELS: [f64; 5] = [1.0, 1.5, 2.0, 3.0, 0.5];
+const METHODS: [&str; 3] = ["power", "preview", "progressive"];
+
+fn demo_records() -> Vec<Value> {
+    let example: Value = serde_json::from_str(EXAMPLE).expect("fixture is JSON");
+    let mut records = vec![
+        json!({"id": 1, "name": "Spring Renewals", "status": "completed", "strategy": "simple", "dial_level": 2,
+               "created_at": "2025-11-02T09:00:00.000Z", "updated_at": "2025-12-01T17:30:00.000Z"}),
+        json!({"id": 2, "name": "Win-back Q1", "status": "stopped", "strategy": "predictive_ai", "dial_level": 2.5,
+               "caller_id_sets": [{"phone_numbers": ["442071234567"]}], "method": "power",
+               "created_at": "2025-12-10T08:15:00.000Z", "updated_at": "2026-01-05T12:00:00.000Z"}),
+    ];
+    let mut campaign3 = example["campaign"].clone();
+    campaign3["live"] = json!(true);
+    campaign3["method"] = json!("preview");
+    records.push(campaign3);
+    let names = [
+        "Summer Upsell",
+        "Payment Reminders",
+        "Event Invitations",
+        "Survey Follow-up",
+        "Loyalty Calls",
+        "Appointment Confirmations",
+        "Lead Qualification",
+        "Cart Recovery",
+        "Welcome Calls",
+        "Renewal Nudges",
+        "Premium Trial",
+        "Service Outage Notice",
+        "Collections East",
+        "Collections West",
+        "Donor Outreach",
+        "Open House",
+        "Product Launch",
+        "Reactivation",
+        "Feedback Callback",
+        "Warranty Expiry",
+        "Holiday Greetings",
+        "Policy Update",
+        "Early Bird Offer",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let n = i as i64 + 4;
+        let status = Status::ALL[i % Status::ALL.len()];
+        let mut record = json!({
+            "id": n,
+            "name": name,
+            "status": status.as_str(),
+            "strategy": if i % 3 == 0 { "predictive_ai" } else { "simple" },
+            "dial_level": DIAL_LEVELS[i % DIAL_LEVELS.len()],
+            "max_dial_time": 30 + (i as i64 % 4) * 15,
+            "max_wait_time": i as i64 % 10,
+            "max_dial_attempts": 1 + i as i64 % 5,
+            "amd_enabled": i % 2 == 0,
+            "use_local_caller_id": i % 4 == 0,
+            "asr_optimization_enabled": i % 3 == 1,
+            "live": i % 2 == 1,
+            "created_at": format!("2026-02-{:02}T10:00:00.000Z", i + 1),
+            "updated_at": format!("2026-03-{:02}T16:45:30.250Z", i + 1),
+        });
+        if i % 4 != 0 {
+            record["dial_level_override"] = json!({"enabled": i % 2 == 0, "value": 1.5 + (i % 3) as f64, "active_agents_threshold": 2 + i % 5});
+        }
+        if i % 3 != 2 {
+            record["amd_voicemail_message"] = json!({"enabled": i % 2 == 0,
+                "voice_message": if i % 5 == 0 { Value::Null } else { json!({"type": "voice_message", "name": "Callback request"}) }});
+        }
+        if i % 2 == 0 {
+            record["caller_id_sets"] =
+                json!([{"phone_numbers": [format!("1888565{:04}", 10 + i), "18885650099"]}]);
+        }
+        if i % 3 == 0 {
+            record["follow_up_mode"] = json!("timer");
+        }
+        if i % 4 == 1 {
+            record["method"] = json!(METHODS[i % METHODS.len()]);
+        }
+        records.push(record);
+    }
+    records
+}
+
+/// Makes sure the demo center and its campaigns exist, and returns a fresh
+/// key with both scopes.
+pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
+    let name = DEMO_CENTER.parse().expect("valid name");
+    let center = match store.contact_center_by_name(&name).await? {
+        Some(center) => center,
+        None => store
+            .create_contact_center(&name)
+            .await
+            .context("cannot create the demo contact center")?,
+    };
+    if center.campaigns == 0 {
+        let docs = demo_records()
+            .iter()
+            .map(|v| CampaignDocument::parse(v, SystemFields::Accept))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("demo data is invalid: {e}"))?;
+        store
+            .import_campaigns(center.id, docs, None)
+            .await
+            .context("cannot import the demo campaigns")?;
+    }
+    // Each start prints a fresh key; the previous starts' keys are revoked so
+    // that restarting the demo never runs into the 50-key limit.
+    for old in store.list_api_keys(center.id).await? {
+        if old.revoked_at.is_none() && old.name.as_deref() == Some(DEMO_KEY_NAME) {
+            store.revoke_api_key(old.id).await?;
+        }
+    }
+    let scopes = [Scope::CampaignsRead, Scope::CampaignsManage]
+        .into_iter()
+        .collect();
+    match campaignd_store::issue_api_key(store, center.id, Some(DEMO_KEY_NAME.into()), scopes).await
+    {
+        Ok((token, _)) => Ok(token),
+        Err(campaignd_store::StoreError::KeyLimit) => anyhow::bail!(
+            "the demo contact center has 50 active keys; revoke some (`campaignd key list --center demo`)"
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn demo_data_covers_every_status_both_strategies_nulls_live_and_method() {
+        let docs: Vec<CampaignDocument> = demo_records()
+            .iter()
+            .map(|v| CampaignDocument::parse(v, SystemFields::Accept).unwrap())
+            .collect();
+        assert!(docs.len() >= 25, "{}", docs.len());
+        let statuses: HashSet<_> = docs.iter().filter_map(|d| d.status).collect();
+        assert_eq!(statuses.len(), Status::ALL.len());
+        let strategies: HashSet<_> = docs.iter().map(|d| d.settings.strategy).collect();
+        assert_eq!(strategies.len(), 2);
+        assert!(
+            docs.iter()
+                .any(|d| d.settings.dial_level_override.is_none())
+        );
+        assert!(
+            docs.iter()
+                .any(|d| d.settings.amd_voicemail_message.is_none())
+        );
+        assert!(docs.iter().any(|d| d.settings.follow_up_mode.is_none()));
+        assert!(docs.iter().any(|d| d.settings.live) && docs.iter().any(|d| !d.settings.live));
+        assert!(
+            docs.iter().any(|d| d.settings.method.is_some())
+                && docs.iter().any(|d| d.settings.method.is_none())
+        );
+        assert!(
+            docs.iter()
+                .any(|d| d.id.map(campaignd_model::CampaignId::get) == Some(3))
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! `campaignd get` and `campaignd list` against a running server: the JSON
+//! they print is the server's, and failures exit with the documented codes.
+
+use std::process::{Command, Output};
+
+use campaignd_model::Scope;
+use serde_json::{Value, json};
+
+use campaignd_testkit::{EXAMPLE, TestServer, minify};
+
+async fn campaignd(server: &TestServer, key: &str, args: &[&str]) -> Output {
+    let base = server.url("/api/v4");
+    let key = key.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_campaignd"))
+            .args(&args)
+            .env("CAMPAIGND_BASE_URL", base)
+            .env("CAMPAIGND_API_KEY", key)
+            .env_remove("CAMPAIGND_CLUSTER_ID")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_and_list_json_reproduce_the_servers_answers() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let records: Vec<Value> = (0..230)
+        .map(|i| json!({"name": format!("C{i:03}"), "live": i % 2 == 0}))
+        .collect();
+    server.import(center, &records).await;
+    let key = server.reader(center).await;
+
+    let get = campaignd(&server, &key, &["get", "3", "--json"]).await;
+    assert_eq!(get.status.code(), Some(0));
+    assert_eq!(stdout(&get).trim_end(), minify(EXAMPLE));
+
+    let page = campaignd(
+        &server,
+        &key,
+        &["list", "--json", "--live", "true", "--limit", "5"],
+    )
+    .await;
+    let direct = server
+        .get("/api/v4/campaigns?live=true&limit=5", Some(&key))
+        .await;
+    assert_eq!(stdout(&page).trim_end(), direct.text());
+
+    let all = campaignd(&server, &key, &["list", "--all", "--json"]).await;
+    let all: Value = serde_json::from_str(&stdout(&all)).unwrap();
+    assert_eq!(all["metadata"]["total"], 231);
+    let items = all["campaigns"].as_array().unwrap();
+    assert_eq!(items.len(), 231);
+    let mut pages = Vec::new();
+    for offset in [0, 100, 200] {
+        let page = server
+            .get(&format!("/api/v4/campaigns?offset={offset}"), Some(&key))
+            .await
+            .json();
+        pages.extend(page["campaigns"].as_array().unwrap().clone());
+    }
+    assert_eq!(items, &pages);
+
+    let human = campaignd(&server, &key, &["get", "3"]).await;
+    assert!(
+        stdout(&human).starts_with("Campaign 3: Summer Outreach Campaign\n"),
+        "{}",
+        stdout(&human)
+    );
+    let table = campaignd(&server, &key, &["list", "--name", "c00"]).await;
+    assert_eq!(stdout(&table).lines().count(), 11, "{}", stdout(&table));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_exit_with_distinct_codes_and_the_servers_message() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.reader(center).await;
+    let (manager, _) = server.key(center, &[Scope::CampaignsManage]).await;
+    let bogus = campaignd_model::ApiKeyToken::generate().expose().to_owned();
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        (&key, &["get", "4"], 4, "404"),
+        (&bogus, &["get", "3"], 3, "401"),
+        (&manager, &["list"], 3, "403"),
+        (
+            &key,
+            &["list", "--limit", "0"],
+            5,
+            "limit must be an integer between 1 and 100",
+        ),
+        (
+            &key,
+            &["list", "--status", "running"],
+            5,
+            "status must be one of",
+        ),
+    ];
+    for (k, args, code, message) in cases {
+        let out = campaignd(&server, k, args).await;
+        let err = String::from_utf8(out.stderr.clone()).unwrap();
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains(&k[5..]), "the key leaked: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn being_rate_limited_exits_6_with_the_servers_message() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that is over its limit for the next hour: more than the
+    // client will wait, so it gives up at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let body = r#"{"error":"Too many requests"}"#;
+            let reply = format!(
+                "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 3600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+        }
+    });
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_campaignd"))
+            .args([
+                "get",
+                "3",
+                "--base-url",
+                &format!("http://{addr}"),
+                "--api-key",
+                "cmpd_whatever",
+            ])
+            .env_remove("CAMPAIGND_BASE_URL")
+            .env_remove("CAMPAIGND_CLUSTER_ID")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("429") && err.contains("too many requests"),
+        "{err}"
+    );
+}
