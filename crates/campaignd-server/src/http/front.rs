@@ -45,6 +45,9 @@ pub(crate) struct Front(Arc<Inner>);
 struct Inner {
     app: AppState,
     router: Router,
+    /// Whether the direct table is used (off only to test it against the
+    /// router).
+    direct: bool,
 }
 
 impl std::fmt::Debug for Front {
@@ -66,6 +69,17 @@ impl Front {
         Self(Arc::new(Inner {
             router: router(app.clone()),
             app,
+            direct: true,
+        }))
+    }
+
+    /// The application over `app`, every request through the router.
+    #[cfg(test)]
+    fn routed_only(app: AppState) -> Self {
+        Self(Arc::new(Inner {
+            router: router(app.clone()),
+            app,
+            direct: false,
         }))
     }
 
@@ -78,7 +92,11 @@ impl Front {
         self.clone().call(request, peer)
     }
 
-    async fn call(self, request: hyper::Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn call<B>(self, request: hyper::Request<B>, peer: SocketAddr) -> Response
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let started = Instant::now();
         let id = request_id(request.headers());
         let method = request.method().clone();
@@ -94,13 +112,15 @@ impl Front {
         response
     }
 
-    async fn route(
-        &self,
-        request: hyper::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> (Response, Route) {
+    async fn route<B>(&self, request: hyper::Request<B>, peer: SocketAddr) -> (Response, Route)
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let app = &self.0.app;
-        if let Some((template, direct)) = Direct::find(request.method(), request.uri().path()) {
+        if let Some((template, direct)) =
+            Direct::find(request.method(), request.uri().path()).filter(|_| self.0.direct)
+        {
             let (parts, _) = request.into_parts();
             let answer = direct.call(app, &parts, peer.ip()).await;
             let route = Route {
@@ -190,4 +210,205 @@ fn panic_response(panic: &(dyn Any + Send + 'static)) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         Bytes::from_static(br#"{"error":"Internal Server Error"}"#),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use campaignd_model::{CampaignDocument, Scope, SystemFields};
+    use campaignd_store::{SqliteStore, Store};
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+    use crate::http::router::TEMPLATES;
+    use crate::runtime::ratelimit::Quota;
+    use crate::state::AppConfig;
+
+    async fn state(store: &Arc<dyn Store>) -> AppState {
+        let config = AppConfig {
+            // One request a second and a deep burst: within the test's
+            // second, RateLimit-Remaining and -Reset depend only on the
+            // count of requests, so both paths report the same.
+            quota: Quota {
+                per_second: NonZeroU32::new(1).unwrap(),
+                burst: NonZeroU32::new(10_000).unwrap(),
+            },
+            cache_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(5),
+            cluster_id: None,
+        };
+        AppState::new(Arc::clone(store), config, TEMPLATES)
+            .await
+            .unwrap()
+    }
+
+    /// Status, headers but the request id, and body. A `Content-Length`
+    /// that equals the body's length is left out: the router's responses
+    /// carry it, the direct ones leave it to hyper, which writes the same
+    /// header from the body on the wire.
+    async fn answer(
+        front: &Front,
+        method: &Method,
+        uri: &str,
+        headers: &[(&str, String)],
+    ) -> (u16, Vec<(String, Vec<u8>)>, Vec<u8>) {
+        let mut request = hyper::Request::builder().method(method.clone()).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let request = request.body(Body::empty()).unwrap();
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let response = front.clone().call(request, peer).await;
+        let status = response.status().as_u16();
+        let mut head: Vec<(String, Vec<u8>)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != REQUEST_ID)
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        head.sort();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let length = body.len().to_string().into_bytes();
+        head.retain(|(name, value)| !(name == "content-length" && *value == length));
+        (status, head, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn direct_and_routed_answers_are_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        sqlite.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let center = store
+            .create_contact_center(&"acme".parse().unwrap())
+            .await
+            .unwrap()
+            .id;
+        let other = store
+            .create_contact_center(&"other".parse().unwrap())
+            .await
+            .unwrap()
+            .id;
+        let campaign = |id: i64, name: &str, status: &str| {
+            let json = serde_json::json!({"id": id, "name": name, "status": status});
+            CampaignDocument::parse(&json, SystemFields::Accept).unwrap()
+        };
+        store
+            .import_campaigns(
+                center,
+                vec![
+                    campaign(3, "Three", "active"),
+                    campaign(4, "Four", "paused"),
+                ],
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .import_campaigns(other, vec![campaign(9, "Nine", "draft")], None)
+            .await
+            .unwrap();
+        let issue = |scopes: &[Scope], center| {
+            let store = Arc::clone(&store);
+            let scopes = scopes.iter().copied().collect();
+            async move {
+                let (token, _) = campaignd_store::issue_api_key(&*store, center, None, scopes)
+                    .await
+                    .unwrap();
+                token.expose().to_owned()
+            }
+        };
+        let reader = issue(&[Scope::CampaignsRead], center).await;
+        let manager = issue(&[Scope::CampaignsManage], center).await;
+        let revoked = issue(&[Scope::CampaignsRead], center).await;
+        let info = store.list_api_keys(center).await.unwrap();
+        store.revoke_api_key(info.last().unwrap().id).await.unwrap();
+        let unknown = campaignd_model::ApiKeyToken::generate().expose().to_owned();
+
+        let direct = Front::new(state(&store).await);
+        let routed = Front::routed_only(state(&store).await);
+        let etag = {
+            let (_, head, _) = answer(
+                &routed,
+                &Method::GET,
+                "/api/v4/campaigns/3",
+                &[("authorization", format!("Bearer {reader}"))],
+            )
+            .await;
+            let tag = head.iter().find(|(n, _)| n == "etag").unwrap();
+            String::from_utf8(tag.1.clone()).unwrap()
+        };
+        // Spend the same request on the direct side, so both limiters agree.
+        answer(
+            &direct,
+            &Method::GET,
+            "/api/v4/campaigns/3",
+            &[("authorization", format!("Bearer {reader}"))],
+        )
+        .await;
+
+        let paths = [
+            "/api/v4/campaigns/3",
+            "/api/v4/campaigns/4",
+            "/api/v4/campaigns/5",
+            "/api/v4/campaigns/9",
+            "/api/v4/campaigns/0",
+            "/api/v4/campaigns/03",
+            "/api/v4/campaigns/-3",
+            "/api/v4/campaigns/+3",
+            "/api/v4/campaigns/%33",
+            "/api/v4/campaigns/3%20",
+            "/api/v4/campaigns/abc",
+            "/api/v4/campaigns/9223372036854775807",
+            "/api/v4/campaigns/9223372036854775808",
+            "/api/v4/campaigns/3?x=1",
+            "/api/v4/campaigns/",
+            "/api/v4/campaigns/3/",
+            "/api/v4/campaigns",
+            "/api/v4/campaigns?limit=1&offset=1",
+            "/api/v4/campaigns?limit=0&offset=-1&status=bogus&strategy=x&live=yes&method=",
+            "/api/v4/campaigns?limit=1&limit=2",
+            "/api/v4/campaigns?name=%FF%FE",
+            "/api/v4/campaigns?status=paused&unknown=1",
+            "/api/v4/campaignsx",
+        ];
+        let bearer = |k: &str| vec![("authorization", format!("Bearer {k}"))];
+        let header_sets: Vec<Vec<(&str, String)>> = vec![
+            bearer(&reader),
+            vec![("authorization", format!("bearer {reader}"))],
+            vec![
+                ("authorization", format!("Bearer {reader}")),
+                ("if-none-match", etag.clone()),
+            ],
+            vec![
+                ("authorization", format!("Bearer {reader}")),
+                ("if-none-match", "*".to_owned()),
+            ],
+            vec![
+                ("authorization", format!("Bearer {reader}")),
+                ("if-none-match", format!("W/{etag}")),
+            ],
+            bearer(&manager),
+            bearer(&revoked),
+            bearer(&unknown),
+            bearer("cmpd_not-a-key"),
+            vec![("authorization", format!("Basic {reader}"))],
+            vec![],
+        ];
+        let mut compared = 0;
+        for method in [Method::GET, Method::HEAD, Method::POST] {
+            for path in paths {
+                for headers in &header_sets {
+                    let d = answer(&direct, &method, path, headers).await;
+                    let r = answer(&routed, &method, path, headers).await;
+                    assert_eq!(d, r, "{method} {path} {headers:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 3 * paths.len() * header_sets.len());
+    }
 }
