@@ -103,6 +103,33 @@ impl Error {
         }
     }
 
+    /// What the server said, in its own words: the `error` text of the
+    /// simple envelope (for 400, 401, 403, 404 and 429 the body the API
+    /// fixes, `Not found` and the like), a 5xx body's `error`, or for 409
+    /// and 422 each field's messages as `field: message`, one per line.
+    /// `None` when no response carried a message.
+    pub fn server_message(&self) -> Option<String> {
+        let text = match self {
+            Self::BadRequest => "Bad Request",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::RateLimited { .. } => "Too many requests",
+            Self::Validation { errors } | Self::Conflict { errors } => {
+                let lines: Vec<String> = errors
+                    .iter()
+                    .flat_map(|(field, messages)| {
+                        messages.iter().map(move |m| format!("{field}: {m}"))
+                    })
+                    .collect();
+                return (!lines.is_empty()).then(|| lines.join("\n"));
+            }
+            Self::Server { message, .. } | Self::Status { message, .. } => return message.clone(),
+            Self::Transport(_) | Self::Decode(_) | Self::Config(_) => return None,
+        };
+        Some(text.to_owned())
+    }
+
     /// The HTTP status behind this error, if it came from a response.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -157,5 +184,29 @@ mod tests {
             Error::Conflict { .. }
         ));
         assert_eq!(Error::from_response(405, None, b"").status(), Some(405));
+    }
+
+    #[test]
+    fn server_messages_are_the_servers_words() {
+        let cases: &[(u16, &[u8], Option<&str>)] = &[
+            (400, br#"{"error":"Bad Request"}"#, Some("Bad Request")),
+            (401, br#"{"error":"Unauthorized"}"#, Some("Unauthorized")),
+            (403, br#"{"error":"Forbidden"}"#, Some("Forbidden")),
+            (404, br#"{"error":"Not found"}"#, Some("Not found")),
+            (429, br#"{"error":"Too many requests"}"#, Some("Too many requests")),
+            (
+                422,
+                br#"{"errors":{"limit":["must be an integer between 1 and 100"],"status":["a","b"]}}"#,
+                Some("limit: must be an integer between 1 and 100\nstatus: a\nstatus: b"),
+            ),
+            (409, br#"{"errors":{"status":["cannot pause a campaign that is paused"]}}"#,
+                Some("status: cannot pause a campaign that is paused")),
+            (503, br#"{"error":"Service Unavailable"}"#, Some("Service Unavailable")),
+            (502, b"<html>", None),
+        ];
+        for (status, body, message) in cases {
+            let e = Error::from_response(*status, None, body);
+            assert_eq!(e.server_message().as_deref(), *message, "{status}");
+        }
     }
 }

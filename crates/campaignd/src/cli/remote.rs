@@ -93,12 +93,28 @@ pub(crate) struct ListArgs {
     pub(crate) all: bool,
 }
 
-/// A failure with the exit status it maps to.
+/// A failure with the exit status it maps to. An answer from the server is
+/// reported in the server's own words (`the server answered 404: Not
+/// found`); anything else by what went wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{error}", .error.status().map(|s| format!("the server answered {s}: ")).unwrap_or_default())]
+#[error("{}", describe(.error))]
 pub(crate) struct RemoteError {
     /// What went wrong.
     pub(crate) error: Error,
+}
+
+fn describe(error: &Error) -> String {
+    match (error.status(), error.server_message()) {
+        (Some(status), Some(message)) if message.contains('\n') => {
+            format!(
+                "the server answered {status}:\n  {}",
+                message.replace('\n', "\n  ")
+            )
+        }
+        (Some(status), Some(message)) => format!("the server answered {status}: {message}"),
+        (Some(status), None) => format!("the server answered {status}"),
+        (None, _) => error.to_string(),
+    }
 }
 
 impl RemoteError {
