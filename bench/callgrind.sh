@@ -9,7 +9,8 @@
 # functions (inclusive). Usage: bench/callgrind.sh [PATH] [TOP]
 #   PATH  request path for campaignd (default /api/v4/campaigns/3)
 #   TOP   how many functions to list (default 40)
-# Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
+# CAMPAIGND_BIN and CEILING_BIN name other builds to measure (skipping the
+# build), e.g. to compare two commits in one run. Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
 # extensions, so key hashing counts at its software cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,11 @@ work=$(mktemp -d /tmp/campaignd-callgrind.XXXXXX)
 # KEEP=1 keeps the dumps (for callgrind_annotate --tree=caller and the like).
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "dumps kept in $work" || rm -rf "$work"' EXIT
 
-cargo build --release --quiet --bin campaignd --example static_ceiling
-bin=target/release/campaignd
+if [ -z "${CAMPAIGND_BIN:-}" ] || [ -z "${CEILING_BIN:-}" ]; then
+  cargo build --release --quiet --bin campaignd --example static_ceiling
+fi
+bin=${CAMPAIGND_BIN:-target/release/campaignd}
+ceiling=${CEILING_BIN:-target/release/examples/static_ceiling}
 
 # Count a steady load: zero, run wrk, dump; print "<requests> <instructions>".
 measure() {
@@ -50,7 +54,7 @@ key=$(awk -F': ' '/demo API key/ {print $2}' "$work/serve.stdout")
 curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:18591/api/v4/campaigns/3" >"$work/hot.json"
 
 taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" \
-  target/release/examples/static_ceiling 127.0.0.1:18592 "$work/hot.json" 2>/dev/null &
+  "$ceiling" 127.0.0.1:18592 "$work/hot.json" 2>/dev/null &
 ceiling_pid=$!
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18592/ >/dev/null 2>&1 && break; sleep 0.1; done
 

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
-use crate::http::{Front, TEMPLATES};
+use crate::http::Front;
 use crate::runtime::watch::{POLL_INTERVAL, Watcher};
 use crate::state::{AppConfig, AppState};
 
@@ -52,7 +52,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let app = AppState::new(Arc::clone(&store), config, TEMPLATES)
+    let app = AppState::new(Arc::clone(&store), config)
         .await
         .context("cannot start the application")?;
     let watcher = Watcher::start(Arc::clone(&store), Arc::clone(&app.caches))

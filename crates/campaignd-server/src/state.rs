@@ -13,7 +13,7 @@ use campaignd_store::{CampaignFilter, KeyGrant, Page, Store, StoreError};
 
 use crate::runtime::cache::{Caches, Rendered, Slot};
 use crate::runtime::key_use::KeyUse;
-use crate::runtime::metrics::Metrics;
+use crate::runtime::metrics::{CacheName, Metrics};
 use crate::runtime::ratelimit::{LocalLimiter, Quota, RateLimiter};
 
 /// Settings the request path needs.
@@ -69,12 +69,10 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state over `store`, reading its key secret; `routes` are
-    /// the route templates metrics are kept for.
+    /// Builds the state over `store`, reading its key secret.
     pub(crate) async fn new(
         store: Arc<dyn Store>,
         config: AppConfig,
-        routes: &'static [&'static str],
     ) -> campaignd_store::Result<Self> {
         let secret = store.server_secret().await?;
         Ok(Self(Arc::new(App {
@@ -83,19 +81,21 @@ impl AppState {
             limiter: Box::new(LocalLimiter::new(config.quota)),
             limit_header: HeaderValue::from(config.quota.burst.get()),
             key_use: KeyUse::default(),
-            metrics: Metrics::new(routes),
+            metrics: Metrics::default(),
             store,
             config,
         })))
     }
 
-    /// Runs a storage call within the request timeout: a store that is down
-    /// or too slow is `Unavailable` (503) rather than holding the request.
+    /// Runs storage call `name` within the request timeout: a store that is
+    /// down or too slow is `Unavailable` (503) rather than holding the
+    /// request.
     pub(crate) async fn storage<T>(
         &self,
+        name: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.storage_by(self.storage_deadline(), call).await
+        self.storage_by(self.storage_deadline(), name, call).await
     }
 
     /// When storage work starting now must be done by.
@@ -109,17 +109,21 @@ impl AppState {
     pub(crate) async fn storage_by<T>(
         &self,
         deadline: tokio::time::Instant,
+        name: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let started = tokio::time::Instant::now();
         // Past the deadline, do not start work only to drop it.
-        if tokio::time::Instant::now() >= deadline {
+        if started >= deadline {
             return Err(StoreError::Unavailable(
                 "the request's storage deadline passed before the call".into(),
             ));
         }
-        tokio::time::timeout_at(deadline, call)
+        let result = tokio::time::timeout_at(deadline, call)
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("storage call timed out".into())))
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("storage call timed out".into())));
+        self.metrics.record_storage(name, started.elapsed());
+        result
     }
 
     /// The grant of a presented key, from the cache or storage. Only what
@@ -132,14 +136,18 @@ impl AppState {
         fresh: bool,
     ) -> Result<Option<KeyGrant>, StoreError> {
         if fresh && let Some(grant) = self.caches.keys.get(presented) {
+            self.metrics.record_lookup(CacheName::Keys, true);
             return Ok(Some(grant));
         }
+        self.metrics.record_lookup(CacheName::Keys, false);
         let Ok(token) = presented.parse::<ApiKeyToken>() else {
             return Ok(None);
         };
         let generation = self.caches.keys.generation();
         let hash = self.hasher.hash(&token);
-        let grant = self.storage(self.store.authenticate(&hash)).await?;
+        let grant = self
+            .storage("authenticate", self.store.authenticate(&hash))
+            .await?;
         if let (true, Some(grant)) = (fresh, grant) {
             self.caches.keys.fill(generation, &token, grant);
         }
@@ -156,11 +164,16 @@ impl AppState {
     ) -> Result<Option<Rendered>, StoreError> {
         let renders = &self.caches.renders;
         if fresh && let Some(hit) = renders.get(center, Slot::Campaign(id)) {
+            self.metrics.record_lookup(CacheName::Renders, true);
             return Ok(Some(hit));
         }
+        self.metrics.record_lookup(CacheName::Renders, false);
         let generation = renders.generation();
         let Some(body) = self
-            .storage(self.store.get_campaign_body(center, id))
+            .storage(
+                "get_campaign_body",
+                self.store.get_campaign_body(center, id),
+            )
             .await?
         else {
             return Ok(None);
@@ -186,13 +199,15 @@ impl AppState {
     ) -> Result<Rendered, StoreError> {
         let renders = &self.caches.renders;
         if fresh && let Some(hit) = renders.get(center, Slot::List(key)) {
+            self.metrics.record_lookup(CacheName::Renders, true);
             return Ok(hit);
         }
+        self.metrics.record_lookup(CacheName::Renders, false);
         // The wait for the turn and the read share the request's storage time.
         let deadline = self.storage_deadline();
         let _turn = if fresh {
             let turn = self
-                .storage_by(deadline, async {
+                .storage_by(deadline, "wait_for_fill", async {
                     Ok(renders.fill_turn(center, Slot::List(key)).await)
                 })
                 .await?;
@@ -205,7 +220,11 @@ impl AppState {
         };
         let generation = renders.generation();
         let found = self
-            .storage_by(deadline, self.store.list_campaigns(center, filter, page))
+            .storage_by(
+                deadline,
+                "list_campaigns",
+                self.store.list_campaigns(center, filter, page),
+            )
             .await?;
         let mut body = Vec::with_capacity(64 + found.campaigns.len() * 900);
         body.extend_from_slice(br#"{"campaigns":["#);

@@ -159,7 +159,10 @@ impl Front {
         let template = route.template.unwrap_or("-");
         let status = response.status().as_u16();
         let latency = started.elapsed();
-        self.0.app.metrics.record(template, status, latency);
+        self.0
+            .app
+            .metrics
+            .record_request(method, template, status, latency);
         access_log::write(&Access {
             id: id.as_bytes(),
             method: method.as_str(),
@@ -223,7 +226,6 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
-    use crate::http::router::TEMPLATES;
     use crate::runtime::ratelimit::Quota;
     use crate::state::AppConfig;
 
@@ -240,9 +242,7 @@ mod tests {
             request_timeout: Duration::from_secs(5),
             cluster_id: None,
         };
-        AppState::new(Arc::clone(store), config, TEMPLATES)
-            .await
-            .unwrap()
+        AppState::new(Arc::clone(store), config).await.unwrap()
     }
 
     /// Status, headers but the request id, and body. A `Content-Length`

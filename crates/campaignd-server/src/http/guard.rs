@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use campaignd_model::{ApiKeyId, ContactCenterId, Scope};
 
 use crate::http::error::ApiError;
+use crate::runtime::metrics::Limited;
 use crate::runtime::ratelimit::{Decision, Subject};
 use crate::state::AppState;
 
@@ -101,8 +102,10 @@ impl<S: RequiredScope> Caller<S> {
         let Some(grant) = grant else {
             let decision = app.limiter.check(Subject::Address(peer)).await;
             let error = if decision.allowed {
+                app.metrics.record_auth_failure();
                 ApiError::Unauthorized
             } else {
+                app.metrics.record_rate_limited(Limited::Address);
                 ApiError::TooManyRequests(decision.retry_after)
             };
             return Err(error.into());
@@ -117,6 +120,7 @@ impl<S: RequiredScope> Caller<S> {
         }
         let decision = app.limiter.check(subject).await;
         if !decision.allowed {
+            app.metrics.record_rate_limited(Limited::Key);
             let mut response = ApiError::TooManyRequests(decision.retry_after).into_response();
             rate_headers(&mut response, &decision, app.limit_header.clone());
             return Err(Answer { response, key });

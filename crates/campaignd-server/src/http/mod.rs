@@ -19,4 +19,3 @@ mod schemas;
 
 pub(crate) use front::Front;
 pub use router::ROUTES;
-pub(crate) use router::TEMPLATES;

@@ -1,53 +1,92 @@
-//! Request counts and latencies for `GET /metrics`, in the Prometheus text
-//! format.
+//! The node's metrics, kept and rendered by `prometheus-client`: requests
+//! by method, route template and status, their latency, storage call
+//! latency, cache hits and misses, rate-limit rejections and authentication
+//! failures.
 //!
-//! Recording is on every request, so it is a few relaxed atomic additions
-//! into fixed tables: routes are the templates served (plus `-` for requests
-//! no route answered), statuses are the ones the API gives
-//! (plus `other`), latency buckets are fixed.
+//! Label values are `&'static str` (templates, method names, fixed names)
+//! or small integers, so recording allocates nothing once a series exists,
+//! and no label can grow from what a client sends: an unknown route is `-`,
+//! an unknown method `other`.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Statuses counted by name; anything else counts as `other`.
-const STATUSES: [u16; 15] = [
-    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500,
-];
-/// The 503 (storage down) gets its own slot too; it is the one to alert on.
-const STATUS_SLOTS: usize = STATUSES.len() + 2;
-const UNAVAILABLE: usize = STATUSES.len();
-const OTHER: usize = STATUSES.len() + 1;
+use axum::http::Method;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
 
-/// Latency bucket bounds, in microseconds (`le` labels in seconds).
-const BUCKETS_US: [u64; 12] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 250_000, 1_000_000, 5_000_000,
+/// Latency bucket bounds, in seconds: 100 µs to 5 s.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0, 5.0,
 ];
 
-/// Counters for one route.
-struct RouteStats {
-    by_status: [AtomicU64; STATUS_SLOTS],
-    /// Cumulative only when rendered: each request lands in one bucket.
-    buckets: [AtomicU64; BUCKETS_US.len() + 1],
-    sum_us: AtomicU64,
+fn histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl RouteStats {
-    fn new() -> Self {
-        Self {
-            by_status: std::array::from_fn(|_| AtomicU64::new(0)),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_us: AtomicU64::new(0),
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: &'static str,
+    status: u16,
 }
 
-/// The process's request metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    call: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SubjectLabels {
+    subject: &'static str,
+}
+
+/// A cache whose hits and misses are counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CacheName {
+    /// Key grants by presented key.
+    Keys,
+    /// Rendered campaign and list bodies.
+    Renders,
+}
+
+/// Whose budget a rate-limit rejection spent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Limited {
+    /// An API key's.
+    Key,
+    /// A client address's (requests that failed authentication).
+    Address,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The process's metrics.
 pub(crate) struct Metrics {
-    /// The route templates counted; `-` and unknown ones share the last slot.
-    templates: &'static [&'static str],
-    routes: Vec<RouteStats>,
-    started_unix: f64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Histograms<RouteLabels>,
+    storage_seconds: Histograms<CallLabels>,
+    cache: Family<CacheLabels, Counter>,
+    rate_limited: Family<SubjectLabels, Counter>,
+    auth_failures: Counter,
+    render_cache_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -56,127 +95,162 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-impl Metrics {
-    /// Counters for requests to `templates`.
-    pub(crate) fn new(templates: &'static [&'static str]) -> Self {
-        Self {
-            templates,
-            routes: (0..=templates.len()).map(|_| RouteStats::new()).collect(),
-            started_unix: std::time::SystemTime::now()
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("campaignd");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests answered, by method, route template and status",
+            requests.clone(),
+        );
+        let request_seconds = Histograms::<RouteLabels>::new_with_constructor(histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from request head to response, by method and route template",
+            Unit::Seconds,
+            request_seconds.clone(),
+        );
+        let storage_seconds = Histograms::<CallLabels>::new_with_constructor(histogram);
+        registry.register_with_unit(
+            "storage_call_duration",
+            "Time a storage call took, by call (timed-out calls count their timeout)",
+            Unit::Seconds,
+            storage_seconds.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Cache lookups, by cache (keys, renders) and result (hit, miss)",
+            cache.clone(),
+        );
+        let rate_limited = Family::<SubjectLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused 429, by whose budget was spent (key, address)",
+            rate_limited.clone(),
+        );
+        let auth_failures = Counter::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused 401: a missing, malformed, unknown or revoked key",
+            auth_failures.clone(),
+        );
+        let render_cache_bytes = Gauge::default();
+        registry.register(
+            "render_cache_bytes",
+            "Bytes of rendered bodies cached",
+            render_cache_bytes.clone(),
+        );
+        let started = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        started.set(
+            std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
+        );
+        registry.register_with_unit(
+            "process_start_time",
+            "When the process started, in Unix time",
+            Unit::Seconds,
+            started,
+        );
+        registry.register(
+            "build",
+            "The running version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            storage_seconds,
+            cache,
+            rate_limited,
+            auth_failures,
+            render_cache_bytes,
         }
     }
 }
 
-fn status_slot(status: u16) -> usize {
-    if status == 503 {
-        return UNAVAILABLE;
+/// A method as a label: the standard ones by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
-    STATUSES.iter().position(|s| *s == status).unwrap_or(OTHER)
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub(crate) fn record(&self, template: &str, status: u16, latency: Duration) {
-        let slot = self
-            .templates
-            .iter()
-            .position(|t| *t == template)
-            .unwrap_or(self.templates.len());
-        let route = &self.routes[slot];
-        route.by_status[status_slot(status)].fetch_add(1, Ordering::Relaxed);
-        let us = latency.as_micros() as u64;
-        let bucket = BUCKETS_US
-            .iter()
-            .position(|bound| us <= *bound)
-            .unwrap_or(BUCKETS_US.len());
-        route.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        route.sum_us.fetch_add(us, Ordering::Relaxed);
+    /// Counts one answered request; `route` is its template, or `-`.
+    pub(crate) fn record_request(
+        &self,
+        method: &Method,
+        route: &'static str,
+        status: u16,
+        latency: Duration,
+    ) {
+        let method = method_label(method);
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&RouteLabels { method, route })
+            .observe(latency.as_secs_f64());
     }
 
-    /// The Prometheus text exposition; `cache_bytes` is the rendered-body
-    /// cache's current size.
-    pub(crate) fn render(&self, cache_bytes: usize) -> String {
+    /// Times one storage call.
+    pub(crate) fn record_storage(&self, call: &'static str, latency: Duration) {
+        self.storage_seconds
+            .get_or_create(&CallLabels { call })
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Counts a cache lookup.
+    pub(crate) fn record_lookup(&self, cache: CacheName, hit: bool) {
+        let cache = match cache {
+            CacheName::Keys => "keys",
+            CacheName::Renders => "renders",
+        };
+        let result = if hit { "hit" } else { "miss" };
+        self.cache
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
+    }
+
+    /// Counts a 429.
+    pub(crate) fn record_rate_limited(&self, subject: Limited) {
+        let subject = match subject {
+            Limited::Key => "key",
+            Limited::Address => "address",
+        };
+        self.rate_limited
+            .get_or_create(&SubjectLabels { subject })
+            .inc();
+    }
+
+    /// Counts a 401.
+    pub(crate) fn record_auth_failure(&self) {
+        self.auth_failures.inc();
+    }
+
+    /// The OpenMetrics text exposition; `render_cache_bytes` is the
+    /// rendered-body cache's current size.
+    pub(crate) fn render(&self, render_cache_bytes: usize) -> String {
+        self.render_cache_bytes
+            .set(i64::try_from(render_cache_bytes).unwrap_or(i64::MAX));
         let mut out = String::with_capacity(16 * 1024);
-        let label = |i: usize| self.templates.get(i).copied().unwrap_or("-");
-        out.push_str(
-            "# HELP campaignd_http_requests_total Requests answered, by route template and status.\n\
-             # TYPE campaignd_http_requests_total counter\n",
-        );
-        for (i, route) in self.routes.iter().enumerate() {
-            for (slot, count) in route.by_status.iter().enumerate() {
-                let count = count.load(Ordering::Relaxed);
-                if count == 0 {
-                    continue;
-                }
-                let status = match slot {
-                    UNAVAILABLE => "503".to_owned(),
-                    OTHER => "other".to_owned(),
-                    _ => STATUSES[slot].to_string(),
-                };
-                let _ = writeln!(
-                    out,
-                    "campaignd_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
-                    label(i)
-                );
-            }
-        }
-        out.push_str(
-            "# HELP campaignd_http_request_duration_seconds Time from request head to response, by route template.\n\
-             # TYPE campaignd_http_request_duration_seconds histogram\n",
-        );
-        for (i, route) in self.routes.iter().enumerate() {
-            let counts: Vec<u64> = route
-                .buckets
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect();
-            let total: u64 = counts.iter().sum();
-            if total == 0 {
-                continue;
-            }
-            let mut cumulative = 0;
-            for (bound, count) in BUCKETS_US.iter().zip(&counts) {
-                cumulative += count;
-                let _ = writeln!(
-                    out,
-                    "campaignd_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {cumulative}",
-                    label(i),
-                    *bound as f64 / 1e6
-                );
-            }
-            let _ = writeln!(
-                out,
-                "campaignd_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {total}",
-                label(i)
-            );
-            let _ = writeln!(
-                out,
-                "campaignd_http_request_duration_seconds_sum{{route=\"{}\"}} {}",
-                label(i),
-                route.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "campaignd_http_request_duration_seconds_count{{route=\"{}\"}} {total}",
-                label(i)
-            );
-        }
-        let _ = write!(
-            out,
-            "# HELP campaignd_render_cache_bytes Bytes of rendered bodies cached.\n\
-             # TYPE campaignd_render_cache_bytes gauge\n\
-             campaignd_render_cache_bytes {cache_bytes}\n\
-             # HELP campaignd_process_start_time_seconds When the process started, in Unix seconds.\n\
-             # TYPE campaignd_process_start_time_seconds gauge\n\
-             campaignd_process_start_time_seconds {}\n\
-             # HELP campaignd_build_info The running version.\n\
-             # TYPE campaignd_build_info gauge\n\
-             campaignd_build_info{{version=\"{}\"}} 1\n",
-            self.started_unix,
-            env!("CARGO_PKG_VERSION"),
-        );
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }
@@ -186,34 +260,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_are_counted_by_route_status_and_latency() {
-        let m = Metrics::new(&["/api/v4/campaigns/{campaign_id}", "/healthz"]);
+    fn requests_are_counted_by_method_route_status_and_latency() {
+        let m = Metrics::default();
         let get = "/api/v4/campaigns/{campaign_id}";
-        m.record(get, 200, Duration::from_micros(80));
-        m.record(get, 200, Duration::from_micros(700));
-        m.record(get, 404, Duration::from_micros(90));
-        m.record("-", 418, Duration::from_secs(9));
-        m.record("/healthz", 503, Duration::from_millis(3));
+        m.record_request(&Method::GET, get, 200, Duration::from_micros(80));
+        m.record_request(&Method::GET, get, 200, Duration::from_micros(700));
+        m.record_request(&Method::POST, get, 405, Duration::from_micros(90));
+        m.record_request(
+            &Method::from_bytes(b"BREW").unwrap(),
+            "-",
+            404,
+            Duration::from_secs(9),
+        );
+        m.record_storage("authenticate", Duration::from_millis(3));
+        m.record_lookup(CacheName::Renders, true);
+        m.record_lookup(CacheName::Renders, false);
+        m.record_lookup(CacheName::Renders, false);
+        m.record_rate_limited(Limited::Address);
+        m.record_auth_failure();
         let text = m.render(1234);
+        let route = r#"route="/api/v4/campaigns/{campaign_id}""#;
         for line in [
-            "campaignd_http_requests_total{route=\"/api/v4/campaigns/{campaign_id}\",status=\"200\"} 2",
-            "campaignd_http_requests_total{route=\"/api/v4/campaigns/{campaign_id}\",status=\"404\"} 1",
-            "campaignd_http_requests_total{route=\"-\",status=\"other\"} 1",
-            "campaignd_http_requests_total{route=\"/healthz\",status=\"503\"} 1",
-            "campaignd_http_request_duration_seconds_bucket{route=\"/api/v4/campaigns/{campaign_id}\",le=\"0.0001\"} 2",
-            "campaignd_http_request_duration_seconds_bucket{route=\"/api/v4/campaigns/{campaign_id}\",le=\"0.001\"} 3",
-            "campaignd_http_request_duration_seconds_bucket{route=\"/api/v4/campaigns/{campaign_id}\",le=\"+Inf\"} 3",
-            "campaignd_http_request_duration_seconds_count{route=\"/api/v4/campaigns/{campaign_id}\"} 3",
-            "campaignd_http_request_duration_seconds_sum{route=\"/api/v4/campaigns/{campaign_id}\"} 0.00087",
-            "campaignd_http_request_duration_seconds_bucket{route=\"-\",le=\"5\"} 0",
-            "campaignd_http_request_duration_seconds_bucket{route=\"-\",le=\"+Inf\"} 1",
-            "campaignd_render_cache_bytes 1234",
+            format!(r#"campaignd_http_requests_total{{method="GET",{route},status="200"}} 2"#),
+            format!(r#"campaignd_http_requests_total{{method="POST",{route},status="405"}} 1"#),
+            r#"campaignd_http_requests_total{method="other",route="-",status="404"} 1"#.to_owned(),
+            format!(
+                r#"campaignd_http_request_duration_seconds_bucket{{le="0.0001",method="GET",{route}}} 1"#
+            ),
+            format!(
+                r#"campaignd_http_request_duration_seconds_bucket{{le="0.001",method="GET",{route}}} 2"#
+            ),
+            format!(r#"campaignd_http_request_duration_seconds_count{{method="GET",{route}}} 2"#),
+            format!(r#"campaignd_http_request_duration_seconds_count{{method="POST",{route}}} 1"#),
+            r#"campaignd_storage_call_duration_seconds_count{call="authenticate"} 1"#.to_owned(),
+            r#"campaignd_cache_lookups_total{cache="renders",result="hit"} 1"#.to_owned(),
+            r#"campaignd_cache_lookups_total{cache="renders",result="miss"} 2"#.to_owned(),
+            r#"campaignd_rate_limited_total{subject="address"} 1"#.to_owned(),
+            "campaignd_auth_failures_total 1".to_owned(),
+            "campaignd_render_cache_bytes 1234".to_owned(),
+            format!(
+                r#"campaignd_build_info{{version="{}"}} 1"#,
+                env!("CARGO_PKG_VERSION")
+            ),
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "{line} missing from\n{text}"
             );
         }
-        assert!(!text.contains("status=\"201\""), "zero counts are left out");
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

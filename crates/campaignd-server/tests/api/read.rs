@@ -553,7 +553,7 @@ async fn key_use_is_recorded_by_the_time_the_server_stops() {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_by_route_and_status_without_a_key() {
+async fn metrics_count_requests_by_method_route_and_status_without_a_key() {
     let server = TestServer::start().await;
     let center = server.center("acme").await;
     server.import_example(center).await;
@@ -572,21 +572,30 @@ async fn metrics_count_requests_by_route_and_status_without_a_key() {
             "{path}"
         );
     }
+    // A POST on the same template is its own series.
+    let post = server.request("POST", "/api/v4/campaigns/3", &[]).await;
+    assert_eq!(post.status.as_u16(), 405);
 
     let reply = server.get("/metrics", None).await;
     assert_eq!(reply.status.as_u16(), 200);
     assert_eq!(
         reply.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
     assert!(reply.header("x-request-id").is_some());
     let text = reply.text();
     for line in [
-        r#"campaignd_http_requests_total{route="/api/v4/campaigns/{campaign_id}",status="200"} 2"#,
-        r#"campaignd_http_requests_total{route="/api/v4/campaigns/{campaign_id}",status="404"} 1"#,
-        r#"campaignd_http_requests_total{route="/api/v4/campaigns",status="401"} 1"#,
-        r#"campaignd_http_requests_total{route="-",status="404"} 1"#,
-        r#"campaignd_http_request_duration_seconds_count{route="/api/v4/campaigns/{campaign_id}"} 3"#,
+        r#"campaignd_http_requests_total{method="GET",route="/api/v4/campaigns/{campaign_id}",status="200"} 2"#,
+        r#"campaignd_http_requests_total{method="GET",route="/api/v4/campaigns/{campaign_id}",status="404"} 1"#,
+        r#"campaignd_http_requests_total{method="POST",route="/api/v4/campaigns/{campaign_id}",status="405"} 1"#,
+        r#"campaignd_http_requests_total{method="GET",route="/api/v4/campaigns",status="401"} 1"#,
+        r#"campaignd_http_requests_total{method="GET",route="-",status="404"} 1"#,
+        r#"campaignd_http_request_duration_seconds_count{method="GET",route="/api/v4/campaigns/{campaign_id}"} 3"#,
+        "campaignd_auth_failures_total 1",
+        // Campaign 3: a miss, then a hit; 999: a miss.
+        r#"campaignd_cache_lookups_total{cache="renders",result="hit"} 1"#,
+        r#"campaignd_cache_lookups_total{cache="renders",result="miss"} 2"#,
+        r#"campaignd_storage_call_duration_seconds_count{call="get_campaign_body"} 2"#,
     ] {
         assert!(
             text.lines().any(|l| l == line),
