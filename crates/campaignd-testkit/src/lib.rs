@@ -8,6 +8,10 @@
     reason = "test support: every helper panics on failure, by design"
 )]
 
+mod faulty;
+
+pub use faulty::{Fault, FaultyStore};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -208,15 +212,26 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: Settings) -> Self {
+        Self::start_over(settings, |store| store).await
+    }
+
+    /// A server over what `wrap` makes of its SQLite store (a
+    /// [`FaultyStore`], say). Seeding helpers and [`TestServer::store`] use
+    /// the SQLite store itself, so faults never hit the test's own setup.
+    pub async fn start_over(
+        settings: Settings,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let db = TestDb::new();
         let store = SqliteStore::open(db.path()).unwrap();
         store.migrate().await.unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
+        let served = wrap(Arc::clone(&store));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(campaignd_server::serve(
-            Arc::clone(&store),
+            served,
             settings.config,
             settings.limits,
             listener,

@@ -1,6 +1,7 @@
 //! Sending the bad thing: slow clients, oversize heads and bodies, too many
 //! connections, shutdown with requests in flight, and garbage of all kinds.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -8,7 +9,7 @@ use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use campaignd_testkit::{Settings, TestServer};
+use campaignd_testkit::{Fault, FaultyStore, Settings, TestServer};
 
 /// Reads until the server closes the connection (or `limit` passes), and
 /// returns what was read.
@@ -223,224 +224,34 @@ async fn no_input_makes_the_server_answer_5xx() {
     }
 }
 
-/// A store over another that can stall (campaign reads and pings hang, as
-/// on a stalled database) and that counts and slows list reads.
-struct ProbeStore {
-    inner: std::sync::Arc<dyn campaignd_store::Store>,
-    stalled: bool,
-    list_delay: Duration,
-    list_calls: std::sync::atomic::AtomicUsize,
-}
-
-impl ProbeStore {
-    fn new(inner: std::sync::Arc<dyn campaignd_store::Store>) -> Self {
-        Self {
-            inner,
-            stalled: false,
-            list_delay: Duration::ZERO,
-            list_calls: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-
-    async fn stall_if_asked(&self) {
-        if self.stalled {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl campaignd_store::Store for ProbeStore {
-    async fn migrate(&self) -> campaignd_store::Result<campaignd_store::MigrationReport> {
-        self.inner.migrate().await
-    }
-    async fn ping(&self) -> campaignd_store::Result<()> {
-        self.stall_if_asked().await;
-        self.inner.ping().await
-    }
-    async fn server_secret(&self) -> campaignd_store::Result<[u8; 32]> {
-        self.inner.server_secret().await
-    }
-    async fn create_contact_center(
-        &self,
-        name: &campaignd_model::ContactCenterName,
-    ) -> campaignd_store::Result<campaignd_store::ContactCenter> {
-        self.inner.create_contact_center(name).await
-    }
-    async fn contact_center_by_name(
-        &self,
-        name: &campaignd_model::ContactCenterName,
-    ) -> campaignd_store::Result<Option<campaignd_store::ContactCenter>> {
-        self.inner.contact_center_by_name(name).await
-    }
-    async fn list_contact_centers(
-        &self,
-    ) -> campaignd_store::Result<Vec<campaignd_store::ContactCenter>> {
-        self.inner.list_contact_centers().await
-    }
-    async fn create_api_key(
-        &self,
-        key: campaignd_store::NewApiKey,
-    ) -> campaignd_store::Result<campaignd_store::ApiKeyInfo> {
-        self.inner.create_api_key(key).await
-    }
-    async fn list_api_keys(
-        &self,
-        center: campaignd_model::ContactCenterId,
-    ) -> campaignd_store::Result<Vec<campaignd_store::ApiKeyInfo>> {
-        self.inner.list_api_keys(center).await
-    }
-    async fn revoke_api_key(
-        &self,
-        id: campaignd_model::ApiKeyId,
-    ) -> campaignd_store::Result<(campaignd_store::ApiKeyInfo, bool)> {
-        self.inner.revoke_api_key(id).await
-    }
-    async fn authenticate(
-        &self,
-        hash: &campaignd_model::KeyHash,
-    ) -> campaignd_store::Result<Option<campaignd_store::KeyGrant>> {
-        self.inner.authenticate(hash).await
-    }
-    async fn record_key_use(
-        &self,
-        uses: &[(campaignd_model::ApiKeyId, campaignd_model::Timestamp)],
-    ) -> campaignd_store::Result<()> {
-        self.inner.record_key_use(uses).await
-    }
-    async fn get_campaign(
-        &self,
-        center: campaignd_model::ContactCenterId,
-        id: campaignd_model::CampaignId,
-    ) -> campaignd_store::Result<Option<campaignd_model::Campaign>> {
-        self.stall_if_asked().await;
-        self.inner.get_campaign(center, id).await
-    }
-    async fn list_campaigns(
-        &self,
-        center: campaignd_model::ContactCenterId,
-        filter: &campaignd_store::CampaignFilter,
-        page: campaignd_store::Page,
-    ) -> campaignd_store::Result<campaignd_store::CampaignPage> {
-        self.list_calls
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tokio::time::sleep(self.list_delay).await;
-        self.inner.list_campaigns(center, filter, page).await
-    }
-    async fn campaigns_after(
-        &self,
-        center: campaignd_model::ContactCenterId,
-        after: Option<campaignd_model::CampaignId>,
-        limit: u32,
-    ) -> campaignd_store::Result<Vec<campaignd_model::Campaign>> {
-        self.inner.campaigns_after(center, after, limit).await
-    }
-    async fn import_campaigns(
-        &self,
-        center: campaignd_model::ContactCenterId,
-        records: Vec<campaignd_model::CampaignDocument>,
-        progress: Option<campaignd_store::Progress>,
-    ) -> campaignd_store::Result<campaignd_store::ImportSummary> {
-        self.inner.import_campaigns(center, records, progress).await
-    }
-    async fn latest_change(&self) -> campaignd_store::Result<i64> {
-        self.inner.latest_change().await
-    }
-    async fn changes_since(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> campaignd_store::Result<Vec<(i64, campaignd_store::Change)>> {
-        self.inner.changes_since(after, limit).await
-    }
-}
-
-/// A SQLite store with a contact center and a `campaigns.read` key, the
-/// store wrapped by `probe`, served on port 0 with `settings`.
-struct ProbeServer {
-    addr: std::net::SocketAddr,
-    token: campaignd_model::ApiKeyToken,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _db: campaignd_testkit::TestDb,
-}
-
-impl ProbeServer {
-    async fn start(
-        probe: impl FnOnce(std::sync::Arc<dyn campaignd_store::Store>) -> ProbeStore,
-        settings: Settings,
-    ) -> (Self, std::sync::Arc<ProbeStore>) {
-        let db = campaignd_testkit::TestDb::new();
-        let sqlite = campaignd_store::SqliteStore::open(db.path()).unwrap();
-        campaignd_store::Store::migrate(&sqlite).await.unwrap();
-        let inner: std::sync::Arc<dyn campaignd_store::Store> = std::sync::Arc::new(sqlite);
-        let center = inner
-            .create_contact_center(&"acme".parse().unwrap())
-            .await
-            .unwrap()
-            .id;
-        let secret = inner.server_secret().await.unwrap();
-        let token = campaignd_model::ApiKeyToken::generate();
-        inner
-            .create_api_key(campaignd_store::NewApiKey {
-                contact_center_id: center,
-                name: None,
-                hash: campaignd_model::KeyHasher::new(&secret).hash(&token),
-                last4: token.last4().to_owned(),
-                scopes: [campaignd_model::Scope::CampaignsRead]
-                    .into_iter()
-                    .collect(),
-            })
-            .await
-            .unwrap();
-        let probe = std::sync::Arc::new(probe(inner));
-        let store: std::sync::Arc<dyn campaignd_store::Store> = probe.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(campaignd_server::serve(
-            store,
-            settings.config,
-            settings.limits,
-            listener,
-            async {
-                let _ = rx.await;
-            },
-        ));
-        let server = Self {
-            addr,
-            token,
-            stop,
-            server,
-            _db: db,
-        };
-        (server, probe)
-    }
-
-    async fn stop(self) {
-        self.stop.send(()).unwrap();
-        self.server.await.unwrap().unwrap();
-    }
+/// A server over a [`FaultyStore`], with a contact center and a
+/// `campaigns.read` key.
+async fn faulty_server(settings: Settings) -> (TestServer, Arc<FaultyStore>, String) {
+    let mut faulty = None;
+    let server = TestServer::start_over(settings, |store| {
+        let store = Arc::new(FaultyStore::new(store));
+        faulty = Some(Arc::clone(&store));
+        store
+    })
+    .await;
+    let center = server.center("acme").await;
+    let key = server.reader(center).await;
+    (server, faulty.unwrap(), key)
 }
 
 #[tokio::test]
 async fn a_stalled_store_answers_503_within_the_request_timeout() {
     let mut settings = Settings::default();
     settings.config.request_timeout = Duration::from_millis(300);
-    let (server, _) = ProbeServer::start(
-        |inner| ProbeStore {
-            stalled: true,
-            ..ProbeStore::new(inner)
-        },
-        settings,
-    )
-    .await;
-    let (addr, token) = (server.addr, &server.token);
+    let (server, store, key) = faulty_server(settings).await;
+    store.set("get_campaign_body", Fault::Stall);
+    store.set("ping", Fault::Stall);
+    let addr = server.addr;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let started = Instant::now();
     let reply = client
         .get(format!("http://{addr}/api/v4/campaigns/3"))
-        .bearer_auth(token.expose())
+        .bearer_auth(&key)
         .send()
         .await
         .unwrap();
@@ -459,7 +270,7 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// Many clients missing the same list at once (say, after a write dropped
@@ -467,19 +278,13 @@ async fn a_stalled_store_answers_503_within_the_request_timeout() {
 /// the cache.
 #[tokio::test]
 async fn concurrent_misses_of_one_list_read_storage_once() {
-    let (server, probe) = ProbeServer::start(
-        |inner| ProbeStore {
-            list_delay: Duration::from_millis(200),
-            ..ProbeStore::new(inner)
-        },
-        Settings::default(),
-    )
-    .await;
+    let (server, store, key) = faulty_server(Settings::default()).await;
+    store.set("list_campaigns", Fault::Delay(Duration::from_millis(200)));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let requests = (0..20).map(|_| {
         client
             .get(format!("http://{}/api/v4/campaigns?limit=5", server.addr))
-            .bearer_auth(server.token.expose())
+            .bearer_auth(&key)
             .send()
     });
     let replies = futures_util::future::join_all(requests).await;
@@ -491,11 +296,8 @@ async fn concurrent_misses_of_one_list_read_storage_once() {
             r#"{"campaigns":[],"metadata":{"total":0}}"#
         );
     }
-    assert_eq!(
-        probe.list_calls.load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
-    server.stop().await;
+    assert_eq!(store.calls("list_campaigns"), 1);
+    server.stop().await.unwrap();
 }
 
 /// Requests queued behind a fill that storage never answers are bounded by
@@ -504,20 +306,14 @@ async fn concurrent_misses_of_one_list_read_storage_once() {
 async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeout() {
     let mut settings = Settings::default();
     settings.config.request_timeout = Duration::from_millis(300);
-    let (server, probe) = ProbeServer::start(
-        |inner| ProbeStore {
-            list_delay: Duration::from_mins(1),
-            ..ProbeStore::new(inner)
-        },
-        settings,
-    )
-    .await;
+    let (server, store, key) = faulty_server(settings).await;
+    store.set("list_campaigns", Fault::Stall);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let started = Instant::now();
     let requests = (0..8).map(|_| {
         client
             .get(format!("http://{}/api/v4/campaigns", server.addr))
-            .bearer_auth(server.token.expose())
+            .bearer_auth(&key)
             .send()
     });
     for reply in futures_util::future::join_all(requests).await {
@@ -526,6 +322,6 @@ async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeou
     // One after another they would take 8 x 300 ms.
     let waited = started.elapsed();
     assert!(waited < Duration::from_millis(1200), "{waited:?}");
-    assert!(probe.list_calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
-    server.stop().await;
+    assert!(store.calls("list_campaigns") >= 1);
+    server.stop().await.unwrap();
 }

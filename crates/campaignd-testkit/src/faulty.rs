@@ -1,0 +1,144 @@
+//! A store that misbehaves on request: calls, by name, can be made to stall
+//! forever, wait first, or fail, and every call is counted. It wraps a real
+//! store, so whatever is not faulted behaves exactly as the real one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use campaignd_model::{
+    ApiKeyId, Campaign, CampaignDocument, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
+    SERVER_SECRET_LEN, Timestamp,
+};
+use campaignd_store::{
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, ImportSummary, KeyGrant,
+    MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+};
+
+/// What a faulted call does before (or instead of) reaching the real store.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Never answers, as on a stalled database.
+    Stall,
+    /// Waits this long, then goes ahead.
+    Delay(Duration),
+    /// Answers `StoreError::Unavailable`, as on a database that is down.
+    Unavailable,
+}
+
+/// See the module docs. Call names are the `Store` method names
+/// (`"get_campaign_body"`, `"ping"`, ...); `"*"` faults every call.
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    faults: Mutex<HashMap<&'static str, Fault>>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+}
+
+impl std::fmt::Debug for FaultyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyStore")
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyStore {
+    /// A store that behaves as `inner` until told otherwise.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            faults: Mutex::default(),
+            calls: Mutex::default(),
+        }
+    }
+
+    /// Makes `call` (or every call, for `"*"`) do `fault` from now on.
+    pub fn set(&self, call: &'static str, fault: Fault) {
+        self.faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(call, fault);
+    }
+
+    /// Removes every fault.
+    pub fn heal(&self) {
+        self.faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many times `call` was made.
+    pub fn calls(&self, call: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(call)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts `call` and plays its fault, if it has one.
+    async fn enter(&self, call: &'static str) -> Result<()> {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(call)
+            .or_default() += 1;
+        let fault = {
+            let faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
+            faults.get(call).or_else(|| faults.get("*")).cloned()
+        };
+        match fault {
+            None => Ok(()),
+            Some(Fault::Stall) => std::future::pending().await,
+            Some(Fault::Delay(wait)) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Some(Fault::Unavailable) => Err(StoreError::Unavailable(format!(
+                "{call}: made unavailable by the test"
+            ))),
+        }
+    }
+}
+
+/// Implements every `Store` method as: count and play the fault, then call
+/// the real store. One line per method; a method added to the trait is a
+/// compile error here until it is listed.
+macro_rules! delegate {
+    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* ) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl Store for FaultyStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.enter(stringify!($name)).await?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    fn migrate(&self) -> Result<MigrationReport>;
+    fn ping(&self) -> Result<()>;
+    fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]>;
+    fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter>;
+    fn contact_center_by_name(&self, name: &ContactCenterName) -> Result<Option<ContactCenter>>;
+    fn list_contact_centers(&self) -> Result<Vec<ContactCenter>>;
+    fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo>;
+    fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>>;
+    fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)>;
+    fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>>;
+    fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()>;
+    fn get_campaign(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Campaign>>;
+    fn get_campaign_body(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Vec<u8>>>;
+    fn list_campaigns(&self, center: ContactCenterId, filter: &CampaignFilter, page: Page) -> Result<CampaignPage>;
+    fn campaigns_after(&self, center: ContactCenterId, after: Option<CampaignId>, limit: u32) -> Result<Vec<Campaign>>;
+    fn import_campaigns(&self, center: ContactCenterId, records: Vec<CampaignDocument>, progress: Option<Progress>) -> Result<ImportSummary>;
+    fn latest_change(&self) -> Result<i64>;
+    fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+}
