@@ -93,7 +93,12 @@ impl<T: PathParams> Path<T> {
             tracing::error!(template, "a path does not match its route template");
             ApiError::Internal
         })?;
-        T::parse(&segments).map(Self)
+        Self::from_segments(&segments)
+    }
+
+    /// Parses segments already matched against the route template.
+    pub(crate) fn from_segments(segments: &PathSegments<'_>) -> Result<Self, ApiError> {
+        T::parse(segments).map(Self)
     }
 }
 

@@ -118,18 +118,17 @@ impl Front {
         B::Error: Into<axum::BoxError>,
     {
         let app = &self.0.app;
-        if let Some((template, direct)) =
-            Direct::find(request.method(), request.uri().path()).filter(|_| self.0.direct)
-        {
-            let (parts, _) = request.into_parts();
-            let answer = direct.call(app, &parts, peer.ip()).await;
+        let (parts, body) = request.into_parts();
+        let direct = Direct::find(&parts.method, parts.uri.path()).filter(|_| self.0.direct);
+        if let Some((template, direct, segments)) = direct {
+            let answer = direct.call(app, &parts, &segments, peer.ip()).await;
             let route = Route {
                 template: Some(template),
                 key: answer.key,
             };
             return (answer.response, route);
         }
-        let mut request = request.map(Body::new);
+        let mut request = hyper::Request::from_parts(parts, Body::new(body));
         request.extensions_mut().insert(ConnectInfo(peer));
         let response = self
             .0

@@ -101,25 +101,35 @@ const DIRECT: [(Method, &str, Direct); 2] = [
 ];
 
 impl Direct {
-    /// The direct route for `method` and `path`, with its template, matched
-    /// exactly as the router matches them.
-    pub(crate) fn find(method: &Method, path: &str) -> Option<(&'static str, Self)> {
-        DIRECT
-            .iter()
-            .find(|(m, template, _)| m == method && PathSegments::new(template, path).is_some())
-            .map(|(_, template, direct)| (*template, *direct))
+    /// The direct route for `method` and `path`, with its template and the
+    /// path's segments, matched exactly as the router matches them.
+    pub(crate) fn find<'p>(
+        method: &Method,
+        path: &'p str,
+    ) -> Option<(&'static str, Self, PathSegments<'p>)> {
+        DIRECT.iter().find_map(|(m, template, direct)| {
+            let segments = (m == method).then(|| PathSegments::new(template, path))??;
+            Some((*template, *direct, segments))
+        })
     }
 
-    /// Answers the request with `parts` from `peer`: the route's handler,
-    /// its extractors run in its argument order.
-    pub(crate) async fn call(self, app: &AppState, parts: &Parts, peer: IpAddr) -> Answer {
+    /// Answers the request with `parts` from `peer`, whose path matched as
+    /// `segments`: the route's handler, its extractors run in its argument
+    /// order.
+    pub(crate) async fn call(
+        self,
+        app: &AppState,
+        parts: &Parts,
+        segments: &PathSegments<'_>,
+        peer: IpAddr,
+    ) -> Answer {
         let caller = match Caller::authorize(app, &parts.headers, peer).await {
             Ok(caller) => caller,
             Err(answer) => return answer,
         };
         let if_none_match = IfNoneMatch::from_headers(&parts.headers);
         match self {
-            Self::GetCampaign => match Path::from_template(GET_CAMPAIGN, parts.uri.path()) {
+            Self::GetCampaign => match Path::from_segments(segments) {
                 Ok(path) => {
                     campaigns::get_campaign(State(app.clone()), caller, path, if_none_match).await
                 }
@@ -140,7 +150,7 @@ mod tests {
     #[test]
     fn only_gets_of_the_two_read_routes_are_direct() {
         let get = Method::GET;
-        let find = |m: &Method, p: &str| Direct::find(m, p).map(|(_, d)| d);
+        let find = |m: &Method, p: &str| Direct::find(m, p).map(|(_, d, _)| d);
         assert_eq!(find(&get, "/api/v4/campaigns"), Some(Direct::ListCampaigns));
         assert_eq!(find(&get, "/api/v4/campaigns/3"), Some(Direct::GetCampaign));
         assert_eq!(

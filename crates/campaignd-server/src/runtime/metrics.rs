@@ -4,10 +4,15 @@
 //! failures.
 //!
 //! Label values are `&'static str` (templates, method names, fixed names)
-//! or small integers, so recording allocates nothing once a series exists,
-//! and no label can grow from what a client sends: an unknown route is `-`,
-//! an unknown method `other`.
+//! or small integers, so no label can grow from what a client sends: an
+//! unknown route is `-`, an unknown method `other`.
+//!
+//! Recording runs on every request, and a `Family` lookup (a read lock and
+//! a SipHash of the labels) cost ~1k instructions per request
+//! (`bench/callgrind.sh`): so the fixed series are held as handles, and a
+//! request's series are found in a foldhash map of handles first.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -18,6 +23,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::runtime::cache::{Map, map};
 
 /// Latency bucket bounds, in seconds: 100 µs to 5 s.
 const BUCKETS: [f64; 12] = [
@@ -61,30 +68,37 @@ struct SubjectLabels {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum CacheName {
     /// Key grants by presented key.
-    Keys,
+    Keys = 0,
     /// Rendered campaign and list bodies.
-    Renders,
+    Renders = 1,
 }
 
 /// Whose budget a rate-limit rejection spent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Limited {
     /// An API key's.
-    Key,
+    Key = 0,
     /// A client address's (requests that failed authentication).
-    Address,
+    Address = 1,
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// One request series' handles: its counter and its latency histogram.
+type RequestSeries = (Counter, Histogram);
 
 /// The process's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_seconds: Histograms<RouteLabels>,
+    /// Handles of the request series seen so far.
+    request_series: Mutex<Map<RequestLabels, RequestSeries>>,
     storage_seconds: Histograms<CallLabels>,
-    cache: Family<CacheLabels, Counter>,
-    rate_limited: Family<SubjectLabels, Counter>,
+    /// `[keys, renders] x [miss, hit]`.
+    lookups: [[Counter; 2]; 2],
+    /// `[key, address]`.
+    rate_limited: [Counter; 2],
     auth_failures: Counter,
     render_cache_bytes: Gauge,
 }
@@ -118,17 +132,17 @@ impl Default for Metrics {
             Unit::Seconds,
             storage_seconds.clone(),
         );
-        let cache = Family::<CacheLabels, Counter>::default();
+        let cache_family = Family::<CacheLabels, Counter>::default();
         registry.register(
             "cache_lookups",
             "Cache lookups, by cache (keys, renders) and result (hit, miss)",
-            cache.clone(),
+            cache_family.clone(),
         );
-        let rate_limited = Family::<SubjectLabels, Counter>::default();
+        let limited_family = Family::<SubjectLabels, Counter>::default();
         registry.register(
             "rate_limited",
             "Requests refused 429, by whose budget was spent (key, address)",
-            rate_limited.clone(),
+            limited_family.clone(),
         );
         let auth_failures = Counter::default();
         registry.register(
@@ -159,12 +173,28 @@ impl Default for Metrics {
             "The running version",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
+        let lookup = |cache, result| {
+            cache_family
+                .get_or_create(&CacheLabels { cache, result })
+                .clone()
+        };
+        let lookups = [
+            [lookup("keys", "miss"), lookup("keys", "hit")],
+            [lookup("renders", "miss"), lookup("renders", "hit")],
+        ];
+        let limited = |subject| {
+            limited_family
+                .get_or_create(&SubjectLabels { subject })
+                .clone()
+        };
+        let rate_limited = [limited("key"), limited("address")];
         Self {
             registry,
             requests,
             request_seconds,
+            request_series: Mutex::new(map()),
             storage_seconds,
-            cache,
+            lookups,
             rate_limited,
             auth_failures,
             render_cache_bytes,
@@ -195,17 +225,27 @@ impl Metrics {
         status: u16,
         latency: Duration,
     ) {
-        let method = method_label(method);
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route,
-                status,
-            })
-            .inc();
-        self.request_seconds
-            .get_or_create(&RouteLabels { method, route })
-            .observe(latency.as_secs_f64());
+        let labels = RequestLabels {
+            method: method_label(method),
+            route,
+            status,
+        };
+        let mut series = self
+            .request_series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (count, seconds) = series.entry(labels).or_insert_with_key(|labels| {
+            let route = RouteLabels {
+                method: labels.method,
+                route: labels.route,
+            };
+            (
+                self.requests.get_or_create(labels).clone(),
+                self.request_seconds.get_or_create(&route).clone(),
+            )
+        });
+        count.inc();
+        seconds.observe(latency.as_secs_f64());
     }
 
     /// Times one storage call.
@@ -217,25 +257,12 @@ impl Metrics {
 
     /// Counts a cache lookup.
     pub(crate) fn record_lookup(&self, cache: CacheName, hit: bool) {
-        let cache = match cache {
-            CacheName::Keys => "keys",
-            CacheName::Renders => "renders",
-        };
-        let result = if hit { "hit" } else { "miss" };
-        self.cache
-            .get_or_create(&CacheLabels { cache, result })
-            .inc();
+        self.lookups[cache as usize][usize::from(hit)].inc();
     }
 
     /// Counts a 429.
     pub(crate) fn record_rate_limited(&self, subject: Limited) {
-        let subject = match subject {
-            Limited::Key => "key",
-            Limited::Address => "address",
-        };
-        self.rate_limited
-            .get_or_create(&SubjectLabels { subject })
-            .inc();
+        self.rate_limited[subject as usize].inc();
     }
 
     /// Counts a 401.
