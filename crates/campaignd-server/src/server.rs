@@ -61,7 +61,18 @@ pub async fn serve(
     let upkeep = tokio::spawn(upkeep(app.clone(), watcher));
     let result = serve_http(listener, Front::new(app.clone()), limits, shutdown).await;
     upkeep.abort();
-    app.flush_key_use().await;
+    // The last flush: retried for a while, since a busy lock (an import in
+    // another process) is no reason to lose them.
+    for attempt in 1..=10 {
+        if app.flush_key_use().await {
+            break;
+        }
+        if attempt == 10 {
+            tracing::error!("key last-use times not recorded at shutdown");
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     result
 }
 

@@ -245,13 +245,21 @@ impl AppState {
         Ok(rendered)
     }
 
-    /// Writes the key last-use times noted since the last flush.
-    pub(crate) async fn flush_key_use(&self) {
+    /// Writes the key last-use times noted since the last flush; false if
+    /// that failed, and then they are kept for the next flush: a busy lock
+    /// loses nothing.
+    pub(crate) async fn flush_key_use(&self) -> bool {
         let uses = self.key_use.take();
-        if !uses.is_empty()
-            && let Err(e) = self.store.record_key_use(&uses).await
-        {
-            tracing::warn!(error = %e, "cannot record key use");
+        if uses.is_empty() {
+            return true;
+        }
+        match self.store.record_key_use(&uses).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, keys = uses.len(), "cannot record key use yet; will retry");
+                self.key_use.restore(uses);
+                false
+            }
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Fault {
     Delay(Duration),
     /// Answers `StoreError::Unavailable`, as on a database that is down.
     Unavailable,
+    /// Answers `StoreError::Unavailable` this many times, then heals.
+    UnavailableTimes(usize),
 }
 
 /// See the module docs. Call names are the `Store` method names
@@ -88,8 +90,20 @@ impl FaultyStore {
             .entry(call)
             .or_default() += 1;
         let fault = {
-            let faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
-            faults.get(call).or_else(|| faults.get("*")).cloned()
+            let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
+            let name = if faults.contains_key(call) { call } else { "*" };
+            let fault = faults.get(name).cloned();
+            match fault {
+                Some(Fault::UnavailableTimes(left)) => {
+                    if left <= 1 {
+                        faults.remove(name);
+                    } else {
+                        faults.insert(name, Fault::UnavailableTimes(left - 1));
+                    }
+                    Some(Fault::Unavailable)
+                }
+                other => other,
+            }
         };
         match fault {
             None => Ok(()),
@@ -98,9 +112,9 @@ impl FaultyStore {
                 tokio::time::sleep(wait).await;
                 Ok(())
             }
-            Some(Fault::Unavailable) => Err(StoreError::Unavailable(format!(
-                "{call}: made unavailable by the test"
-            ))),
+            Some(Fault::Unavailable | Fault::UnavailableTimes(_)) => Err(StoreError::Unavailable(
+                format!("{call}: made unavailable by the test"),
+            )),
         }
     }
 }

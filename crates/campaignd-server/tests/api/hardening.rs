@@ -325,3 +325,26 @@ async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeou
     assert!(store.calls("list_campaigns") >= 1);
     server.stop().await.unwrap();
 }
+
+/// A write of key last-use times that meets a busy or failing store is
+/// kept and retried, not dropped: here the shutdown flush fails twice.
+#[tokio::test]
+async fn key_use_survives_failed_writes_and_is_recorded_at_shutdown() {
+    let (server, store, key) = faulty_server(Settings::default()).await;
+    store.set("record_key_use", Fault::UnavailableTimes(2));
+    let before = campaignd_model::Timestamp::now();
+    let reply = server.get("/api/v4/campaigns/3", Some(&key)).await;
+    assert_eq!(reply.status, 404);
+    let sqlite = Arc::clone(&server.store);
+    server.stop().await.unwrap();
+    assert_eq!(store.calls("record_key_use"), 3);
+    let center = sqlite
+        .contact_center_by_name(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let keys = sqlite.list_api_keys(center).await.unwrap();
+    let used = keys[0].last_used_at.expect("last use recorded");
+    assert!(used >= before, "{used} < {before}");
+}

@@ -16,9 +16,32 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// The newest schema version this build knows.
+#[cfg(test)]
+pub(super) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
 /// Applies every migration newer than the database's schema, each in its own
-/// immediate transaction.
+/// immediate transaction. A schema already up to date is found with a read
+/// alone: every command migrates at start, and taking the write lock for
+/// nothing would queue a revoke behind a running import.
 pub(super) fn apply(conn: &mut Connection) -> Result<MigrationReport> {
+    let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if let Some(current) = recorded_version(conn)?
+        && current >= supported
+    {
+        if current > supported {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported,
+            });
+        }
+        return Ok(MigrationReport {
+            applied: Vec::new(),
+            current,
+        });
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER PRIMARY KEY,
@@ -26,7 +49,6 @@ pub(super) fn apply(conn: &mut Connection) -> Result<MigrationReport> {
         ) STRICT",
     )
     .map_err(map_err)?;
-    let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let mut applied = Vec::new();
     let mut current = current_version(conn)?;
     if current > supported {
@@ -64,6 +86,22 @@ pub(super) fn apply(conn: &mut Connection) -> Result<MigrationReport> {
         applied,
         current: current.max(current_version(conn)?),
     })
+}
+
+/// The schema version, if the migrations table exists yet; a read only.
+fn recorded_version(conn: &Connection) -> Result<Option<i64>> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    if exists {
+        current_version(conn).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn current_version(conn: &Connection) -> Result<i64> {

@@ -632,6 +632,23 @@ mod tests {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
     }
 
+    /// Opening and migrating a database that is up to date takes no write
+    /// lock: it succeeds while another connection holds the lock (say, a
+    /// bulk import), where waiting would fail after the busy timeout.
+    #[tokio::test]
+    async fn an_up_to_date_database_opens_and_migrates_beside_a_held_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("campaignd.db");
+        SqliteStore::open(&path).unwrap().migrate().await.unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let report = store.migrate().await.unwrap();
+        assert!(report.applied.is_empty());
+        assert_eq!(report.current, migrations::latest());
+        holder.execute_batch("ROLLBACK").unwrap();
+    }
+
     /// A point lookup reuses its reader's read transaction only while no
     /// write has been seen: after `saw_write` (which the store's writes and
     /// the change-log reads call), it sees another connection's commit even
