@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
-use crate::http::Front;
+use crate::http::{Dressed, Front};
 use crate::runtime::watch::{POLL_INTERVAL, Watcher};
 use crate::state::{AppConfig, AppState};
 
@@ -139,6 +139,9 @@ pub async fn serve_http(
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
+        // The byte cap is the limit (SPEC §1), not hyper's default of 100
+        // headers: this many of the shortest header (`a:` and CRLF) fit in it.
+        .max_headers(MAX_HEAD_BYTES / 4)
         .keep_alive(true);
     let (drain_tx, drain_rx) = watch::channel(());
     tokio::pin!(shutdown);
@@ -165,7 +168,7 @@ pub async fn serve_http(
             let response = handler.handle(request, peer);
             async move { Ok::<_, Infallible>(response.await) }
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(Dressed::new(stream)), service);
         let mut drain = drain_rx.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);

@@ -117,6 +117,7 @@ pub(crate) fn body_for_status(status: StatusCode) -> Option<&'static str> {
             return Some(r#"{"error":"Request Header Fields Too Large"}"#);
         }
         StatusCode::REQUEST_TIMEOUT => return Some(r#"{"error":"Request Timeout"}"#),
+        StatusCode::URI_TOO_LONG => return Some(r#"{"error":"URI Too Long"}"#),
         _ => return None,
     };
     Some(error.simple_body())

@@ -16,6 +16,8 @@ mod request_id;
 mod router;
 mod routes;
 mod schemas;
+mod wire;
 
 pub(crate) use front::Front;
 pub use router::ROUTES;
+pub(crate) use wire::Dressed;

@@ -18,7 +18,7 @@ fn well_formed_id(value: &HeaderValue) -> bool {
 }
 
 /// A new request id: this process's random prefix and a counter.
-fn new_request_id() -> HeaderValue {
+pub(crate) fn new_request_id() -> HeaderValue {
     static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| {

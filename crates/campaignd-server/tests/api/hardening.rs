@@ -72,16 +72,96 @@ async fn a_silent_connection_is_closed_by_the_header_read_timeout() {
     assert!(closed, "an idle connection stayed open");
 }
 
-#[tokio::test]
-async fn request_heads_over_16_kib_answer_431() {
-    let server = TestServer::start().await;
+/// Sends raw bytes on a fresh connection; the whole reply as text.
+async fn raw(server: &TestServer, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    let big = "a".repeat(17 * 1024);
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
-    let _ = stream.write_all(request.as_bytes()).await;
+    let _ = stream.write_all(request).await;
     let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
-    let text = String::from_utf8_lossy(&reply);
-    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The status, a header and the body of a raw reply.
+fn parts(reply: &str) -> (u16, Option<String>, &str) {
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((reply, ""));
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-type: ")
+            .map(str::to_owned)
+    });
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn requests_hyper_cannot_parse_are_answered_in_the_envelope() {
+    let server = TestServer::start().await;
+    let bad = r#"{"error":"Bad Request"}"#;
+    let big = r#"{"error":"Request Header Fields Too Large"}"#;
+    let long = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("a garbage request line", b"GARBAGE\r\n\r\n".to_vec(), 400, bad),
+        ("an unknown version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(), 400, bad),
+        ("a NUL in a header value", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n".to_vec(), 400, bad),
+        ("a space in a header name", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n".to_vec(), 400, bad),
+        (
+            "two different content lengths",
+            b"POST /api/v4/campaigns HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+            400,
+            bad,
+        ),
+        ("a head over 16 KiB", long.into_bytes(), 431, big),
+    ];
+    for (what, request, status, body) in cases {
+        let reply = raw(&server, &request).await;
+        let (got, content_type, got_body) = parts(&reply);
+        assert_eq!(got, status, "{what}: {reply}");
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/json"),
+            "{what}: {reply}"
+        );
+        assert_eq!(got_body, body, "{what}: {reply}");
+        assert!(
+            reply.to_ascii_lowercase().contains("\r\nx-request-id: "),
+            "{what}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_header_cap_is_16_kib_not_a_count() {
+    let server = TestServer::start().await;
+    // 1,000 short headers, about 9 KiB: over hyper's default of 100.
+    let mut request = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..1000 {
+        request.push_str(&format!("x{i}: 1\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    let reply = raw(&server, request.as_bytes()).await;
+    assert_eq!(
+        parts(&reply),
+        (200, Some("application/json".into()), r#"{"status":"ok"}"#),
+        "{reply}"
+    );
+    // Raw bytes that are not UTF-8 in a header value are read as bytes:
+    // an Authorization header of them is simply not a key.
+    let reply = raw(
+        &server,
+        b"GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        parts(&reply),
+        (
+            401,
+            Some("application/json".into()),
+            r#"{"error":"Unauthorized"}"#
+        ),
+        "{reply}"
+    );
 
     // Just under the cap is fine.
     let ok = server
