@@ -2,24 +2,20 @@
 //! `--help` text. Commands and flags that scripts rely on are part of the
 //! contract: change them only compatibly.
 
-use std::net::SocketAddr;
-use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use campaignd_model::{ApiKeyId, ContactCenterName, Scope};
-use campaignd_server::logging::LogFormat;
-use campaignd_server::{AppConfig, Limits, Quota};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-use crate::cli::db::{DEFAULT_DATABASE_URL, DatabaseUrl};
+use crate::cli::config::{Config, KEYS, Key};
 
 /// campaignd: a self-hostable Dialer Campaigns API (Voiso v4 compatible).
 ///
 /// `campaignd serve` runs the service; the other commands administer its
 /// database directly: contact centers, API keys, campaign import and export.
 /// Every command opens the database given by --database-url and applies any
-/// pending migrations first.
+/// pending migrations first. Settings can also come from a TOML file and
+/// CAMPAIGND_* environment variables: see `campaignd config --help`.
 #[derive(Debug, Parser)]
 #[command(
     name = "campaignd",
@@ -28,11 +24,15 @@ use crate::cli::db::{DEFAULT_DATABASE_URL, DatabaseUrl};
     max_term_width = 100
 )]
 pub(crate) struct Cli {
-    /// Where the data lives: sqlite://PATH (a file, created if missing;
-    /// sqlite:///ABS/PATH for an absolute path) or postgres://...
-    #[arg(long, global = true, env = "CAMPAIGND_DATABASE_URL", default_value = DEFAULT_DATABASE_URL,
-          value_name = "URL")]
-    pub(crate) database_url: DatabaseUrl,
+    /// A TOML file of settings, layered between the defaults and the
+    /// CAMPAIGND_* environment variables (see `campaignd config --help`).
+    /// [env: CAMPAIGND_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    // Help from the config key database.url, added by `command()`.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
 
     /// What to do.
     #[command(subcommand)]
@@ -44,9 +44,26 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the HTTP API (Get campaign, Get list of campaigns, health,
     /// OpenAPI). Stops on SIGTERM or SIGINT after in-flight requests finish.
+    ///
+    /// Each flag has a CAMPAIGND_* environment variable and a key in the
+    /// config file; flags win over the environment, which wins over the
+    /// file (see `campaignd config --help`).
     Serve(ServeArgs),
     /// Apply pending database migrations and print the schema version.
     Migrate,
+    /// Print an example config file, or the configuration `serve` would run
+    /// with.
+    ///
+    /// Every setting of `serve`, and the database URL every command uses,
+    /// comes from four layers, each overriding the one before, key by key:
+    /// the built-in defaults, then a TOML file (--config FILE, or
+    /// CAMPAIGND_CONFIG), then CAMPAIGND_* environment variables (an empty
+    /// one counts as unset), then command-line flags. Every command but the
+    /// remote get and list checks them all before it starts: a bad value, or
+    /// a key the file should not have, stops it with exit status 2 and an
+    /// error naming the key and the file, variable or flag it came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Create and list contact centers (tenants).
     #[command(subcommand)]
     Center(CenterCommand),
@@ -81,6 +98,33 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: crate::cli::remote::Remote,
     },
+}
+
+/// `campaignd config ...`
+#[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only move the bytes"
+)]
+pub(crate) enum ConfigCommand {
+    /// Print a commented example config file: every key, with its flag,
+    /// environment variable and default value.
+    ///
+    /// Keys unset by default are commented out. The file parses back to
+    /// exactly the defaults; start from it with
+    /// `campaignd config default > campaignd.toml`.
+    Default,
+    /// Print the configuration `serve` would run with, as TOML, with
+    /// passwords and tokens masked.
+    ///
+    /// The defaults, then the config file (--config or CAMPAIGND_CONFIG),
+    /// then CAMPAIGND_* environment variables, then the flags given here
+    /// (the same as serve's); each value not from the defaults is followed by
+    /// where it came from.
+    ///
+    /// Replace `serve` by `config show` in a command line to see what it
+    /// would run. Exit status 2 if any value is invalid, as `serve` would.
+    Show(ServeArgs),
 }
 
 /// `campaignd center ...`
@@ -179,142 +223,125 @@ pub(crate) struct ExportArgs {
     pub(crate) file: Option<PathBuf>,
 }
 
-/// Parses durations such as `500ms`, `5s`, `2m`, or bare seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s or 2m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("{s:?} is not a duration such as 500ms, 5s or 2m")),
-    }
-}
-
-/// The flags of `campaignd serve`, each with a `CAMPAIGND_*` twin.
+/// The flags of `campaignd serve` (and of `config show`, which takes the
+/// same), kept as given: parsing, checking and defaults belong to the config
+/// layers, so a flag, its environment variable and its file key are read by
+/// one parser. Each flag's help comes from its config key ([`command`]).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "CAMPAIGND_LISTEN",
-        default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
-    )]
-    pub(crate) listen: SocketAddr,
-    /// This deployment's cluster id (as in https://{cluster_id}.voiso.com),
-    /// shown in the OpenAPI document.
-    #[arg(long, env = "CAMPAIGND_CLUSTER_ID", value_name = "ID")]
-    pub(crate) cluster_id: Option<String>,
-    /// Sustained requests per second allowed per API key (and per client
-    /// address for requests that fail authentication).
-    #[arg(
-        long,
-        env = "CAMPAIGND_RATE_LIMIT_PER_SECOND",
-        default_value = "50",
-        value_name = "N"
-    )]
-    pub(crate) rate_limit_per_second: NonZeroU32,
-    /// Requests a key may make at once before the per-second rate applies.
-    #[arg(
-        long,
-        env = "CAMPAIGND_RATE_LIMIT_BURST",
-        default_value = "100",
-        value_name = "N"
-    )]
-    pub(crate) rate_limit_burst: NonZeroU32,
-    /// Ensure a `demo` contact center with sample campaigns exists, create a
-    /// key for it with both scopes, and print the key and a curl command.
-    #[arg(long, env = "CAMPAIGND_DEMO")]
-    pub(crate) demo: bool,
-    /// Most connections open at once; more wait to be accepted.
-    #[arg(
-        long,
-        env = "CAMPAIGND_MAX_CONNECTIONS",
-        default_value = "1024",
-        value_name = "N"
-    )]
-    pub(crate) max_connections: u32,
-    /// How long a client may take to send a request's headers (also the
-    /// idle time allowed between requests on a kept-alive connection).
-    #[arg(long, env = "CAMPAIGND_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub(crate) header_read_timeout: Duration,
-    /// Longest the storage work of a request may take before the request is
-    /// answered 503 (a stalled database never holds a client longer).
-    #[arg(long, env = "CAMPAIGND_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub(crate) request_timeout: Duration,
-    /// On SIGTERM or SIGINT, how long in-flight requests get to finish.
-    #[arg(long, env = "CAMPAIGND_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    pub(crate) shutdown_grace: Duration,
-    /// Memory for cached rendered responses, in MiB.
-    #[arg(
-        long,
-        env = "CAMPAIGND_CACHE_MB",
-        default_value = "16",
-        value_name = "MIB"
-    )]
-    pub(crate) cache_mb: usize,
-    /// Threads serving requests (default: one per usable core). With one,
-    /// the server runs on a single-threaded scheduler.
-    #[arg(long, env = "CAMPAIGND_WORKER_THREADS", value_name = "N")]
-    pub(crate) worker_threads: Option<NonZeroUsize>,
-    /// Log format (filter with CAMPAIGND_LOG or RUST_LOG, default info).
-    #[arg(
-        long,
-        env = "CAMPAIGND_LOG_FORMAT",
-        default_value = "text",
-        value_name = "FORMAT"
-    )]
-    pub(crate) log_format: LogFormat,
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    #[arg(long, value_name = "ID")]
+    cluster_id: Option<String>,
+    #[arg(long, value_name = "N")]
+    rate_limit_per_second: Option<String>,
+    #[arg(long, value_name = "N")]
+    rate_limit_burst: Option<String>,
+    #[arg(long)]
+    demo: bool,
+    #[arg(long, value_name = "N")]
+    max_connections: Option<String>,
+    #[arg(long, value_name = "DURATION")]
+    header_read_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION")]
+    request_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION")]
+    shutdown_grace: Option<String>,
+    #[arg(long, value_name = "MIB")]
+    cache_mb: Option<String>,
+    #[arg(long, value_name = "N")]
+    worker_threads: Option<String>,
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
 }
 
 impl ServeArgs {
-    /// How many threads serve requests: the flag, else the cores this
-    /// process may use (its CPU affinity included).
-    pub(crate) fn worker_threads(&self) -> usize {
-        self.worker_threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            NonZeroUsize::get,
-        )
+    /// The flags given, by name, for the flag layer.
+    fn given(&self) -> Vec<(&'static str, String)> {
+        [
+            ("--listen", &self.listen),
+            ("--cluster-id", &self.cluster_id),
+            ("--rate-limit-per-second", &self.rate_limit_per_second),
+            ("--rate-limit-burst", &self.rate_limit_burst),
+            ("--max-connections", &self.max_connections),
+            ("--header-read-timeout", &self.header_read_timeout),
+            ("--request-timeout", &self.request_timeout),
+            ("--shutdown-grace", &self.shutdown_grace),
+            ("--cache-mb", &self.cache_mb),
+            ("--worker-threads", &self.worker_threads),
+            ("--log-format", &self.log_format),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| Some((flag, value.clone()?)))
+        .chain(self.demo.then(|| ("--demo", "true".to_owned())))
+        .collect()
     }
+}
 
-    /// The request path's configuration.
-    pub(crate) fn app_config(&self) -> AppConfig {
-        AppConfig {
-            quota: Quota {
-                per_second: self.rate_limit_per_second,
-                burst: self.rate_limit_burst,
-            },
-            cache_bytes: self.cache_mb * 1024 * 1024,
-            request_timeout: self.request_timeout,
-            cluster_id: self.cluster_id.clone(),
+impl Cli {
+    /// The config flags given on the command line, by name, for the flag
+    /// layer: the global --database-url, and serve's flags where the command
+    /// takes them.
+    pub(crate) fn config_flags(&self) -> Vec<(&'static str, String)> {
+        let mut flags: Vec<_> = self
+            .database_url
+            .iter()
+            .map(|url| ("--database-url", url.clone()))
+            .collect();
+        if let Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) = &self.command {
+            flags.extend(args.given());
         }
+        flags
     }
+}
 
-    /// The listener's limits.
-    pub(crate) fn limits(&self) -> Limits {
-        Limits {
-            max_connections: self.max_connections.max(1),
-            header_read_timeout: self.header_read_timeout,
-            shutdown_grace: self.shutdown_grace,
+/// The command line, with each config flag's help completed from its key:
+/// what it means, its environment variable, its place in the file and its
+/// default, so `--help`, the example file and the key table never disagree.
+pub(crate) fn command() -> clap::Command {
+    annotate(Cli::command())
+        .mut_subcommand("serve", annotate)
+        .mut_subcommand("config", |config| config.mut_subcommand("show", annotate))
+}
+
+/// Parses this process's command line (exiting on bad usage, as clap does).
+pub(crate) fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+fn annotate(mut cmd: clap::Command) -> clap::Command {
+    let defaults = Config::default();
+    let found: Vec<(clap::Id, &Key)> = cmd
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            let key = KEYS
+                .iter()
+                .find(|k| k.flag.and_then(|f| f.strip_prefix("--")) == Some(long))?;
+            Some((arg.get_id().clone(), key))
+        })
+        .collect();
+    for (id, key) in found {
+        let mut help = format!("{} [env: {}] [config: {}]", key.doc, key.env, key.path);
+        if let Some(value) = (key.get)(&defaults) {
+            let value = match value {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            help.push_str(&format!(" [default: {value}]"));
         }
+        cmd = cmd.mut_arg(id, |arg| arg.help(help));
     }
+    cmd
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
@@ -344,13 +371,81 @@ mod tests {
         assert!(ok.is_ok());
     }
 
+    /// `campaignd SUBCOMMAND` with every config flag of the key table given.
+    fn every_flag(subcommand: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = ["campaignd"]
+            .iter()
+            .chain(subcommand)
+            .map(|s| (*s).to_owned())
+            .collect();
+        for flag in KEYS.iter().filter_map(|k| k.flag) {
+            args.push(flag.to_owned());
+            if flag != "--demo" {
+                args.push(format!("value of {flag}"));
+            }
+        }
+        args
+    }
+
     #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("fast").is_err());
+    fn every_keys_flag_reaches_the_flag_layer_from_serve_and_config_show() {
+        for subcommand in [&["serve"][..], &["config", "show"]] {
+            let cli = Cli::try_parse_from(every_flag(subcommand)).unwrap();
+            let mut given = cli.config_flags();
+            given.sort_unstable();
+            let mut expected: Vec<(&str, String)> = KEYS
+                .iter()
+                .filter_map(|k| k.flag)
+                .map(|flag| {
+                    let value = if flag == "--demo" {
+                        "true".to_owned()
+                    } else {
+                        format!("value of {flag}")
+                    };
+                    (flag, value)
+                })
+                .collect();
+            expected.sort_unstable();
+            assert_eq!(given, expected, "{subcommand:?}");
+        }
+    }
+
+    #[test]
+    fn every_flag_of_serve_is_a_config_key() {
+        let cmd = command();
+        let serve = cmd.find_subcommand("serve").unwrap();
+        for arg in serve.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version", "config"].contains(&long) {
+                continue;
+            }
+            let flag = format!("--{long}");
+            assert!(
+                KEYS.iter().any(|k| k.flag == Some(flag.as_str())),
+                "{flag} has no config key"
+            );
+        }
+    }
+
+    #[test]
+    fn each_config_flags_help_names_its_variable_file_key_and_default() {
+        let mut cmd = command();
+        // Building propagates the global --database-url into serve.
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for expected in [
+            "[env: CAMPAIGND_RATE_LIMIT_BURST] [config: rate_limit.read_burst] [default: 100]",
+            "[env: CAMPAIGND_LISTEN] [config: server.listen] [default: 127.0.0.1:8080]",
+            "[env: CAMPAIGND_HEADER_READ_TIMEOUT] [config: server.header_read_timeout] [default: 5s]",
+            "[env: CAMPAIGND_DATABASE_URL] [config: database.url] [default: sqlite://campaignd.db]",
+            "[env: CAMPAIGND_CLUSTER_ID] [config: server.cluster_id]",
+        ] {
+            assert!(help.contains(expected), "{expected} not in:\n{help}");
+        }
     }
 }

@@ -4,47 +4,62 @@
 
 mod admin;
 mod args;
+mod config;
 mod db;
 mod demo;
 mod output;
 mod remote;
 mod serve;
 
+use std::future::Future;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use crate::cli::args::{CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand};
+use crate::cli::db::DatabaseUrl;
+use crate::cli::output::print_stdout;
 
-use crate::cli::args::{CampaignCommand, CenterCommand, Cli, Command, KeyCommand};
+/// Exit status for bad usage: clap's, and an invalid configuration's.
+const EXIT_USAGE: u8 = 2;
 
-/// Parses the command line, runs the command and maps failure to an exit
-/// code: 0 success, 1 failure (the reason on standard error), 2 bad usage,
-/// and for the remote commands 3-7 (see `campaignd get --help`).
+/// Parses the command line, loads the configuration, runs the command and
+/// maps failure to an exit code: 0 success, 1 failure (the reason on
+/// standard error), 2 bad usage or an invalid configuration, and for the
+/// remote commands 3-7 (see `campaignd get --help`).
 pub(crate) fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let workers = match &cli.command {
-        Command::Serve(args) => args.worker_threads(),
-        _ => 0,
-    };
-    // One thread of work (one usable core, or --worker-threads 1): the
-    // single-threaded scheduler, which polls tasks without the work-stealing
-    // machinery (queues, wake-ups, parking) a pool needs.
-    let mut builder = if workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if workers > 1 {
-            builder.worker_threads(workers);
+    let cli = args::parse();
+    let flags = cli.config_flags();
+    let result = match cli.command {
+        // The remote commands read only their own flags: the configuration
+        // is a node's, not the API client's.
+        Command::Get {
+            campaign_id,
+            remote,
+        } => block_on(0, async move { remote::get(&remote, campaign_id).await }),
+        Command::List { args, remote } => {
+            block_on(0, async move { remote::list(&remote, &args).await })
         }
-        builder
-    };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+        Command::Config(ConfigCommand::Default) => print_stdout(&config::example()),
+        command => {
+            let effective = match config::load(cli.config.as_deref(), &flags) {
+                Ok(effective) => effective,
+                Err(e) => {
+                    for problem in &e.0 {
+                        eprintln!("error: {problem}");
+                    }
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            match command {
+                Command::Config(_) => print_stdout(&config::show(&effective)),
+                Command::Serve(_) => {
+                    let config = effective.config;
+                    campaignd_server::logging::init(config.log.format);
+                    block_on(config.worker_threads(), serve::run(config))
+                }
+                command => block_on(0, admin(command, effective.config.database.url)),
+            }
         }
     };
-    let result = runtime.block_on(run(cli));
     campaignd_server::logging::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,37 +71,42 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// Runs one parsed command.
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match &cli.command {
-        Command::Serve(args) => campaignd_server::logging::init(args.log_format),
-        Command::Get {
-            campaign_id,
-            remote,
-        } => return remote::get(remote, *campaign_id).await,
-        Command::List { args, remote } => return remote::list(remote, args).await,
-        _ => {}
-    }
-    let (store, report) = db::open(&cli.database_url).await?;
-    if let Command::Serve(args) = cli.command {
-        return serve::run(store, args).await;
-    }
+/// Runs `work` on a runtime with `workers` threads (0: one per core).
+fn block_on(workers: usize, work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    // One thread of work (one usable core, or worker_threads = 1): the
+    // single-threaded scheduler, which polls tasks without the work-stealing
+    // machinery (queues, wake-ups, parking) a pool needs.
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if workers > 1 {
+            builder.worker_threads(workers);
+        }
+        builder
+    };
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    runtime.block_on(work)
+}
+
+/// The admin commands, on the database at `url`.
+async fn admin(command: Command, url: DatabaseUrl) -> anyhow::Result<()> {
+    let (store, report) = db::open(&url).await?;
     let store = &*store;
-    match cli.command {
-        Command::Serve(_) | Command::Get { .. } | Command::List { .. } => {
-            unreachable!("handled above")
+    match command {
+        Command::Serve(_) | Command::Config(_) | Command::Get { .. } | Command::List { .. } => {
+            unreachable!("not an admin command")
         }
         Command::Migrate => {
             if report.applied.is_empty() {
-                println!(
-                    "{}: schema is up to date (version {})",
-                    cli.database_url, report.current
-                );
+                println!("{url}: schema is up to date (version {})", report.current);
             } else {
                 let applied: Vec<String> = report.applied.iter().map(ToString::to_string).collect();
                 println!(
-                    "{}: applied migration(s) {}; schema is at version {}",
-                    cli.database_url,
+                    "{url}: applied migration(s) {}; schema is at version {}",
                     applied.join(", "),
                     report.current
                 );

@@ -1,27 +1,34 @@
 //! `campaignd serve`: open the database, seed the demo if asked, serve
 //! until a signal.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
-use campaignd_store::Store;
 use tokio::net::TcpListener;
 
-use crate::cli::args::ServeArgs;
-use crate::cli::demo;
+use crate::cli::config::Config;
+use crate::cli::{db, demo};
 
 /// `campaignd serve`: open the database, seed the demo if asked, serve until
 /// a signal.
-pub(crate) async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
+    // Limits kept per node while the operator expects them shared would
+    // multiply every quota by the node count without a word; refuse instead.
+    if config.redis.url.is_some() {
+        anyhow::bail!(
+            "redis.url is set, but this build has no shared rate limiter yet \
+             (limits are kept per node); unset redis.url or CAMPAIGND_REDIS_URL"
+        );
+    }
+    let (store, _) = db::open(&config.database.url).await?;
     let shutdown = campaignd_server::shutdown_signal()?;
-    let demo_key = if args.demo {
+    let demo_key = if config.server.demo {
         Some(demo::seed(&*store).await?)
     } else {
         None
     };
-    let listener = TcpListener::bind(args.listen)
+    let listen = config.server.listen;
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     campaignd_server::logging::flush();
@@ -33,7 +40,14 @@ pub(crate) async fn run(store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Resul
             key.expose()
         );
     }
-    campaignd_server::serve(store, args.app_config(), args.limits(), listener, shutdown).await?;
+    campaignd_server::serve(
+        store,
+        config.app_config(),
+        config.limits(),
+        listener,
+        shutdown,
+    )
+    .await?;
     tracing::info!("stopped");
     campaignd_server::logging::flush();
     Ok(())

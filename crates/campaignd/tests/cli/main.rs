@@ -1,7 +1,8 @@
 //! The `campaignd` binary as scripts use it: the admin commands against a
-//! database of their own, and the remote commands against a server on
-//! port 0.
+//! database of their own, the configuration layers, and the remote commands
+//! against a server on port 0.
 
 mod admin;
+mod config;
 mod remote;
 mod support;
