@@ -12,6 +12,7 @@ pub mod logging;
 mod runtime;
 mod server;
 mod state;
+mod timer;
 
 pub use http::ROUTES;
 pub use runtime::ratelimit::Quota;

@@ -28,6 +28,7 @@ use tower::ServiceExt as _;
 use crate::http::{Dressed, Front};
 use crate::runtime::watch::{POLL_INTERVAL, Watcher};
 use crate::state::{AppConfig, AppState};
+use crate::timer::DeadlineTimer;
 
 /// Most bytes of request line and headers (SPEC §1).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -136,7 +137,8 @@ pub async fn serve_http(
 ) -> anyhow::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
+    let timer = DeadlineTimer::new(deadline_tick(limits.header_read_timeout));
+    http.timer(timer)
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         // The byte cap is the limit (SPEC §1), not hyper's default of 100
@@ -172,6 +174,10 @@ pub async fn serve_http(
         let mut drain = drain_rx.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
+            // Wakes this task at least once per tick, so that hyper polls
+            // its sleeps (see `DeadlineTimer`).
+            let mut tick = tokio::time::interval(timer.tick());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut draining = false;
             loop {
                 tokio::select! {
@@ -185,6 +191,7 @@ pub async fn serve_http(
                         draining = true;
                         connection.as_mut().graceful_shutdown();
                     }
+                    _ = tick.tick() => {}
                 }
             }
             drop(permit);
@@ -201,6 +208,12 @@ pub async fn serve_http(
         tracing::warn!("shutdown grace period over; closing the remaining connections");
     }
     Ok(())
+}
+
+/// How often a connection's task is woken to let hyper look at its
+/// deadlines: a quarter of the header-read timeout, within 10 ms and 1 s.
+fn deadline_tick(header_read_timeout: Duration) -> Duration {
+    (header_read_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// Installs the SIGTERM and SIGINT handlers now, and returns a future that
