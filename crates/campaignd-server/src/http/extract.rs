@@ -32,39 +32,41 @@ pub(crate) struct PathSegments<'a> {
 
 impl<'a> PathSegments<'a> {
     /// Pairs `path` with `template`; `None` when they do not match segment
-    /// for segment (a placeholder takes one non-empty segment). One pass over
-    /// the bytes: this runs on every request, and `str::split` costs several
-    /// times as much.
+    /// for segment (a placeholder takes one non-empty segment). Literal runs
+    /// are compared whole, on bytes: this runs on every request, and
+    /// `str::split` cost several times as much.
     pub(crate) fn new(template: &'a str, path: &'a str) -> Option<Self> {
-        let (t, p) = (template.as_bytes(), path.as_bytes());
         let mut found = Self {
             params: [("", ""); MAX_PARAMS],
             len: 0,
         };
-        let (mut i, mut j) = (0, 0);
-        while i < t.len() {
-            if t[i] == b'{' {
-                let close = i + t[i..].iter().position(|&c| c == b'}')?;
-                let start = j;
-                while j < p.len() && p[j] != b'/' {
-                    j += 1;
-                }
-                if j == start || found.len == MAX_PARAMS {
-                    return None;
-                }
-                // Both cuts are at ASCII bytes (`{`, `}`, `/` or the end), so
-                // they fall on character boundaries.
-                found.params[found.len] = (&template[i + 1..close], &path[start..j]);
-                found.len += 1;
-                i = close + 1;
-            } else if j < p.len() && p[j] == t[i] {
-                i += 1;
-                j += 1;
-            } else {
+        // Byte offsets into `template` and `path`: every cut is at an ASCII
+        // byte (`{`, `}`, `/`) or an end, so on a character boundary.
+        let (mut ti, mut pi) = (0, 0);
+        loop {
+            let (t, p) = (&template.as_bytes()[ti..], &path.as_bytes()[pi..]);
+            let Some(open) = t.iter().position(|&c| c == b'{') else {
+                return (t == p).then_some(found);
+            };
+            if p.get(..open) != Some(&t[..open]) {
                 return None;
             }
+            let close = open + 1 + t[open + 1..].iter().position(|&c| c == b'}')?;
+            let segment = p[open..]
+                .iter()
+                .position(|&c| c == b'/')
+                .unwrap_or(p.len() - open);
+            if segment == 0 || found.len == MAX_PARAMS {
+                return None;
+            }
+            found.params[found.len] = (
+                &template[ti + open + 1..ti + close],
+                &path[pi + open..pi + open + segment],
+            );
+            found.len += 1;
+            ti += close + 1;
+            pi += open + segment;
         }
-        (j == p.len()).then_some(found)
     }
 
     /// The raw segment under `{name}`.

@@ -51,25 +51,52 @@ pub(crate) enum Subject {
 }
 
 /// Where budgets are kept: this process ([`LocalLimiter`]), or a store that
-/// several nodes share. Async, since a shared store is a network call away.
-#[async_trait::async_trait]
+/// several nodes share. A check is a future, since a shared store is a
+/// network call away; see [`Check`] for why it is not an `async fn`.
 pub(crate) trait RateLimiter: Send + Sync + 'static {
     /// Spends one request of `subject`'s budget if it has one.
-    async fn check(&self, subject: Subject) -> Decision;
+    fn check(&self, subject: Subject) -> Check<'_>;
     /// Reports `subject`'s budget without spending it.
-    async fn peek(&self, subject: Subject) -> Decision;
+    fn peek(&self, subject: Subject) -> Check<'_>;
     /// Forgets budgets that are full again, bounding memory.
     fn prune(&self);
 }
 
-#[async_trait::async_trait]
+/// A limiter's answer, now or later. A boxed future per request (what an
+/// `async fn` in a trait object costs) is a measurable share of a cached
+/// read, and the local limiter always knows at once.
+pub(crate) enum Check<'a> {
+    /// Decided.
+    Ready(Decision),
+    /// To be decided, e.g. by a shared store.
+    #[expect(
+        dead_code,
+        reason = "the shared-store limiter (issue 12) answers later"
+    )]
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Decision> + Send + 'a>>),
+}
+
+impl std::future::Future for Check<'_> {
+    type Output = Decision;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Decision> {
+        match self.get_mut() {
+            Self::Ready(decision) => std::task::Poll::Ready(*decision),
+            Self::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
 impl RateLimiter for LocalLimiter {
-    async fn check(&self, subject: Subject) -> Decision {
-        self.decide(subject, true)
+    fn check(&self, subject: Subject) -> Check<'_> {
+        Check::Ready(self.decide(subject, true))
     }
 
-    async fn peek(&self, subject: Subject) -> Decision {
-        self.decide(subject, false)
+    fn peek(&self, subject: Subject) -> Check<'_> {
+        Check::Ready(self.decide(subject, false))
     }
 
     fn prune(&self) {
