@@ -183,12 +183,15 @@ bounded_int!(
 pub struct DialLevel(f64);
 
 impl DialLevel {
+    /// The largest accepted value (the smallest is anything above 0).
+    pub const MAX: f64 = 10.0;
+
     /// The message given when a value is out of bounds.
     pub const EXPECTED: &'static str = "must be greater than 0 and at most 10";
 
     /// Wraps `value` if 0 < value ≤ 10.
     pub fn new(value: f64) -> Option<Self> {
-        (value.is_finite() && value > 0.0 && value <= 10.0).then_some(Self(value))
+        (value.is_finite() && value > 0.0 && value <= Self::MAX).then_some(Self(value))
     }
 
     /// The value.

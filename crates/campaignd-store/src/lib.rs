@@ -157,11 +157,16 @@ pub struct Page {
     pub offset: u64,
 }
 
+impl Page {
+    /// The largest page the API serves.
+    pub const MAX_LIMIT: u32 = 100;
+}
+
 impl Default for Page {
-    /// The API's default page: the first 100.
+    /// The API's default page: the first 100, as large as a page gets.
     fn default() -> Self {
         Self {
-            limit: 100,
+            limit: Self::MAX_LIMIT,
             offset: 0,
         }
     }

@@ -1,18 +1,30 @@
 //! `GET /api/v4/openapi.json`: the OpenAPI 3.1 document of everything
 //! served, paths from the routes' `#[utoipa::path]` annotations and schemas
 //! from [`crate::http::schemas`].
+//!
+//! The response headers SPEC gives every route alike (request id, rate
+//! limit, `WWW-Authenticate`, `Retry-After`) are added here, by status, so
+//! no annotation can forget one; their schemas live here too, for the
+//! headers an annotation names (`ETag`) as well.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::error::json_response;
 use crate::http::schemas::{
-    Campaign, CampaignEnvelope, CampaignList, CampaignListItem, FieldErrorsBody, SimpleError,
+    AmdVoicemailMessage, CallerIdSet, Campaign, CampaignEnvelope, CampaignFollowUpMode,
+    CampaignList, CampaignListItem, CampaignStatus, CampaignStrategy, DialLevelOverride,
+    FieldErrorsBody, Health, ListMetadata, Readiness, SimpleError, VoiceMessage,
 };
 use crate::state::AppState;
 
@@ -43,6 +55,115 @@ impl Modify for Security {
     }
 }
 
+/// A response header's schema and meaning, by name; `None` for a name the
+/// server never sends.
+fn header(name: &str) -> Option<(ObjectBuilder, &'static str)> {
+    let string = ObjectBuilder::new().schema_type(Type::String);
+    let count = |min: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+    };
+    Some(match name {
+        "X-Request-Id" => (
+            string.pattern(Some("^[A-Za-z0-9._:-]{1,128}$")),
+            "The request's id: the client's own when well formed, else a new one",
+        ),
+        "ETag" => (
+            string.pattern(Some(r#"^"[0-9a-f]{16}"$"#)),
+            "The body's strong entity tag",
+        ),
+        "WWW-Authenticate" => (string.enum_values(Some(["Bearer"])), "The scheme to use"),
+        "Retry-After" => (count(1), "Whole seconds to wait before trying again"),
+        "RateLimit-Limit" => (count(1), "Requests the key may make at once (the burst)"),
+        "RateLimit-Remaining" => (count(0), "Requests the key could make now"),
+        "RateLimit-Reset" => (count(0), "Seconds until the key's budget is whole again"),
+        _ => return None,
+    })
+}
+
+/// Adds SPEC's common response headers to every operation, and gives each
+/// header its schema.
+struct Headers;
+
+impl Headers {
+    const RATE_LIMIT: [&'static str; 3] =
+        ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"];
+
+    /// The common headers of a response with `status` to an operation that
+    /// takes a key (`keyed`) or not, each with whether it is always sent.
+    fn common(status: &str, keyed: bool) -> Vec<(&'static str, bool)> {
+        let mut headers = vec![("X-Request-Id", true)];
+        match status {
+            "401" => headers.push(("WWW-Authenticate", true)),
+            "429" | "503" => headers.push(("Retry-After", true)),
+            _ => {}
+        }
+        if keyed && status != "401" {
+            // A 429 for failed authentication is limited by address, and a
+            // 503 may come before the key is known: neither has a key's
+            // budget to report.
+            let always = !matches!(status, "429" | "503");
+            headers.extend(Self::RATE_LIMIT.map(|h| (h, always)));
+        }
+        headers
+    }
+
+    fn operation(operation: &mut Operation) {
+        let keyed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+        for (status, response) in &mut operation.responses.responses {
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            // A header an annotation names is sent on every such response.
+            let named: Vec<(String, bool)> =
+                response.headers.keys().map(|h| (h.clone(), true)).collect();
+            let common = Self::common(status, keyed)
+                .into_iter()
+                .map(|(h, always)| (h.to_owned(), always));
+            for (name, always) in named.into_iter().chain(common) {
+                let header = Self::header(&name, always);
+                response.headers.insert(name, header.into());
+            }
+        }
+    }
+
+    fn header(name: &str, always: bool) -> Header {
+        let (schema, description) = header(name)
+            .unwrap_or_else(|| panic!("response header {name} has no schema in the document"));
+        let mut header = HeaderBuilder::new()
+            .schema(Some(schema))
+            .description(Some(description))
+            .build();
+        if always {
+            // utoipa's Header has no `required` field (OpenAPI 3.1 has); its
+            // extensions are written into the header object as they are.
+            header.extensions = Some([("required", true)].into_iter().collect::<Extensions>());
+        }
+        header
+    }
+}
+
+impl Modify for Headers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::operation(operation);
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -57,10 +178,14 @@ impl Modify for Security {
         crate::http::routes::health::readyz,
         crate::http::routes::metrics::metrics,
     ),
+    // Every schema named, including those only referenced by name from a
+    // hand-built schema (`CallerIdSet`), which the derive cannot follow.
     components(schemas(
-        Campaign, CampaignListItem, CampaignEnvelope, CampaignList, SimpleError, FieldErrorsBody
+        Campaign, CampaignListItem, CampaignEnvelope, CampaignList, ListMetadata, CampaignStatus,
+        CampaignStrategy, CampaignFollowUpMode, DialLevelOverride, AmdVoicemailMessage,
+        VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness
     )),
-    modifiers(&Security),
+    modifiers(&Security, &Headers),
 )]
 struct ApiDoc;
 

@@ -2,4 +2,5 @@
 //! and a server on port 0 (`campaignd-testkit`).
 
 mod hardening;
+mod openapi;
 mod read;

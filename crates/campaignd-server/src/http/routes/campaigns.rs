@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use campaignd_model::{CampaignId, FieldErrors, Method, Status, Strategy};
+use campaignd_model::{CampaignId, CampaignName, FieldErrors, Method, Status, Strategy};
 use campaignd_store::{CampaignFilter, Page};
 
 use crate::http::error::{ApiError, json_response};
@@ -56,17 +56,26 @@ fn respond(rendered: &Rendered, if_none_match: &IfNoneMatch) -> Response {
 }
 
 /// Get campaign: the full campaign object.
-#[utoipa::path(get, path = "/api/v4/campaigns/{campaign_id}", tag = "campaigns",
-    params(("campaign_id" = i64, Path, description = "The campaign's id: a positive integer, written canonically", minimum = 1)),
+#[utoipa::path(get, path = "/api/v4/campaigns/{campaign_id}", tag = "campaigns", operation_id = "get_campaign",
+    params(
+        crate::http::schemas::CampaignIdPath,
+        crate::http::schemas::IfNoneMatchHeader,
+    ),
     security(("bearer" = ["campaigns.read"])),
     responses(
         (status = 200, description = "The campaign", body = crate::http::schemas::CampaignEnvelope,
-            headers(("ETag" = String), ("RateLimit-Limit" = u32), ("RateLimit-Remaining" = u32), ("RateLimit-Reset" = u64))),
-        (status = 304, description = "Unchanged since the `If-None-Match` tag"),
-        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError),
-        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError),
-        (status = 404, description = "No such campaign in this contact center (or a malformed id)", body = crate::http::schemas::SimpleError),
-        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError, headers(("Retry-After" = u64))),
+            headers(("ETag" = String, description = "The body's strong entity tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag", headers(("ETag" = String))),
+        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Unauthorized"})),
+        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Forbidden"})),
+        (status = 404, description = "No such campaign in this contact center (or a malformed id)", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Not found"})),
+        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Too many requests"})),
+        (status = 503, description = "Storage is unreachable or did not answer in time", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Service Unavailable"})),
     ))]
 pub(crate) async fn get_campaign(
     State(app): State<AppState>,
@@ -87,23 +96,28 @@ pub(crate) async fn get_campaign(
 
 /// Get list of campaigns: one page, filtered, with the total over the whole
 /// filtered set.
-#[utoipa::path(get, path = "/api/v4/campaigns", tag = "campaigns",
+///
+/// Each parameter may be given once (twice is a 422); unknown parameters
+/// are ignored.
+#[utoipa::path(get, path = "/api/v4/campaigns", tag = "campaigns", operation_id = "list_campaigns",
     params(
-        ("limit" = Option<u32>, Query, description = "Page size, 1-100 (default 100)", minimum = 1, maximum = 100),
-        ("offset" = Option<u64>, Query, description = "Campaigns to skip (default 0)", minimum = 0),
-        ("name" = Option<String>, Query, description = "Case-insensitive substring of the name"),
-        ("status" = Option<String>, Query, description = "Exact status"),
-        ("strategy" = Option<String>, Query, description = "simple or predictive_ai"),
-        ("method" = Option<String>, Query, description = "Exact dialing method"),
-        ("live" = Option<bool>, Query, description = "true or false"),
+        crate::http::schemas::ListCampaignsQuery,
+        crate::http::schemas::IfNoneMatchHeader,
     ),
     security(("bearer" = ["campaigns.read"])),
     responses(
-        (status = 200, description = "A page of campaigns, by id", body = crate::http::schemas::CampaignList),
-        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError),
-        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError),
-        (status = 422, description = "A parameter is out of its rule", body = crate::http::schemas::FieldErrorsBody),
-        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError),
+        (status = 200, description = "A page of campaigns, by id", body = crate::http::schemas::CampaignList,
+            headers(("ETag" = String, description = "The body's strong entity tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag", headers(("ETag" = String))),
+        (status = 401, description = "Missing, malformed, unknown or revoked key", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Unauthorized"})),
+        (status = 403, description = "The key lacks campaigns.read", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Forbidden"})),
+        (status = 422, description = "A parameter is out of its rule, or given twice", body = crate::http::schemas::FieldErrorsBody),
+        (status = 429, description = "Rate limited", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Too many requests"})),
+        (status = 503, description = "Storage is unreachable or did not answer in time", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Service Unavailable"})),
     ))]
 pub(crate) async fn list_campaigns(
     State(app): State<AppState>,
@@ -160,7 +174,7 @@ fn parse_list_query(query: Option<&str>) -> Result<ListQuery, FieldErrors> {
         let v = &*value;
         let result: Result<(), String> = match name {
             "limit" => match v.parse::<u32>() {
-                Ok(n) if (1..=100).contains(&n) && !v.starts_with('+') => {
+                Ok(n) if (1..=Page::MAX_LIMIT).contains(&n) && !v.starts_with('+') => {
                     q.page.limit = n;
                     Ok(())
                 }
@@ -174,7 +188,7 @@ fn parse_list_query(query: Option<&str>) -> Result<ListQuery, FieldErrors> {
                 _ => Err("must be an integer greater than or equal to 0".into()),
             },
             "name" => {
-                if v.chars().count() > 255 {
+                if v.chars().count() > CampaignName::MAX_CHARS {
                     Err("must be at most 255 characters".into())
                 } else {
                     q.filter.name = (!v.is_empty()).then(|| v.to_owned());

@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "get_healthz",
-    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
+    responses((status = 200, description = "The process is up", body = crate::http::schemas::Health, example = json!({"status": "ok"}))))]
 pub(crate) async fn healthz() -> Response {
     json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
 }
@@ -20,8 +20,8 @@ pub(crate) async fn healthz() -> Response {
 /// Storage answers within a second.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "get_readyz",
     responses(
-        (status = 200, description = "Storage is reachable", body = Object, example = json!({"status": "ready"})),
-        (status = 503, description = "Storage is unreachable", body = Object, example = json!({"error": "Service Unavailable"})),
+        (status = 200, description = "Storage is reachable", body = crate::http::schemas::Readiness, example = json!({"status": "ready"})),
+        (status = 503, description = "Storage is unreachable", body = crate::http::schemas::SimpleError, example = json!({"error": "Service Unavailable"})),
     ))]
 pub(crate) async fn readyz(State(app): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(1), app.store.ping()).await {
