@@ -16,7 +16,8 @@ in the same run, so drift of this shared machine cancels out.
 Runs 1-5 are repeated in interleaved rounds; each ratio is taken within a
 round and the medians are reported. Also: peak RSS of campaignd over the
 run, and time from process start to the first 200.
-Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR]
+Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH]
+  --campaignd  another build to measure (skips the build), e.g. an older commit's
 """
 import argparse
 import http.client
@@ -105,10 +106,14 @@ def main():
     ap.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     ap.add_argument("--keep", help="reuse/keep the populated database in this directory")
+    ap.add_argument("--campaignd", help="the campaignd binary to measure (default: build this tree's)")
     args = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "campaignd", "--example", "static_ceiling"],
-                   cwd=ROOT, check=True)
+    global BIN
+    if args.campaignd:
+        BIN = os.path.abspath(args.campaignd)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "static_ceiling"]
+                   + ([] if args.campaignd else ["--bin", "campaignd"]), cwd=ROOT, check=True)
     work = args.keep or tempfile.mkdtemp(prefix="campaignd-bench-")
     os.makedirs(work, exist_ok=True)
     env = dict(os.environ, CAMPAIGND_DATABASE_URL=f"sqlite://{work}/bench.db", CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
