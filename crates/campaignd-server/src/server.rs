@@ -78,7 +78,8 @@ pub async fn serve(
 }
 
 /// Runs until aborted: polls the change log, writes out buffered log
-/// lines, and every few seconds flushes key use and prunes the limiter.
+/// lines, every second lets the store do its upkeep (bounding SQLite's
+/// log), and every few seconds flushes key use and prunes the limiter.
 async fn upkeep(app: AppState, mut watcher: Watcher) {
     let mut ticks = 0u32;
     loop {
@@ -86,6 +87,11 @@ async fn upkeep(app: AppState, mut watcher: Watcher) {
         watcher.poll().await;
         crate::logging::flush();
         ticks = ticks.wrapping_add(1);
+        if ticks.is_multiple_of(5)
+            && let Err(e) = app.store.maintain().await
+        {
+            tracing::warn!(error = %e, "storage upkeep failed; will retry");
+        }
         if ticks.is_multiple_of(25) {
             app.flush_key_use().await;
             app.limiter.prune();

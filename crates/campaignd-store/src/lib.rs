@@ -19,7 +19,7 @@ use campaignd_model::{
 pub mod contract;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{DEFAULT_READERS, SqliteStore};
 
 /// Most active (unrevoked) API keys one contact center may hold.
 pub const MAX_ACTIVE_KEYS: usize = 50;
@@ -236,6 +236,16 @@ pub struct MigrationReport {
     pub current: i64,
 }
 
+/// What storage occupies on disk, for `/metrics`; `None` where a backend
+/// cannot tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// The database's bytes.
+    pub database_bytes: Option<u64>,
+    /// The write-ahead log's bytes (SQLite).
+    pub wal_bytes: Option<u64>,
+}
+
 /// campaignd's storage, one method per use case.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -330,4 +340,16 @@ pub trait Store: Send + Sync + 'static {
     /// Changes committed after sequence number `after`, oldest first, with
     /// their sequence numbers; at most `limit`.
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+
+    /// What storage occupies on disk.
+    async fn footprint(&self) -> Result<Footprint> {
+        Ok(Footprint::default())
+    }
+
+    /// Upkeep a node runs every second or so. SQLite: a write-ahead log
+    /// left large (a rolled-back or killed bulk write) is checkpointed and
+    /// truncated.
+    async fn maintain(&self) -> Result<()> {
+        Ok(())
+    }
 }

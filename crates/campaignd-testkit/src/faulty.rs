@@ -12,8 +12,8 @@ use campaignd_model::{
     SERVER_SECRET_LEN, Timestamp,
 };
 use campaignd_store::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, ImportSummary, KeyGrant,
-    MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportSummary,
+    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -155,4 +155,6 @@ delegate! {
     fn import_campaigns(&self, center: ContactCenterId, records: Vec<CampaignDocument>, progress: Option<Progress>) -> Result<ImportSummary>;
     fn latest_change(&self) -> Result<i64>;
     fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+    fn footprint(&self) -> Result<Footprint>;
+    fn maintain(&self) -> Result<()>;
 }

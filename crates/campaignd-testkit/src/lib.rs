@@ -183,7 +183,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _db: TestDb,
+    db: TestDb,
 }
 
 /// A response, read whole.
@@ -245,7 +245,7 @@ impl TestServer {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             shutdown: Some(tx),
             task: Some(task),
-            _db: db,
+            db,
         }
     }
 
@@ -260,6 +260,17 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The database's URL, for another process (the `campaignd` binary)
+    /// to open the same file.
+    pub fn database_url(&self) -> String {
+        self.db.url()
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.db.path()
     }
 
     pub async fn center(&self, name: &str) -> ContactCenterId {

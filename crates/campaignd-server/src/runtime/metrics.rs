@@ -25,6 +25,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
+use campaignd_store::Footprint;
+
 use crate::runtime::cache::{Map, map};
 
 /// Latency bucket bounds, in seconds: 100 µs to 5 s.
@@ -122,6 +124,8 @@ pub(crate) struct Metrics {
     rate_limited: [Counter; 2],
     auth_failures: Counter,
     render_cache_bytes: Gauge,
+    database_bytes: Gauge,
+    wal_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +181,18 @@ impl Default for Metrics {
             "Bytes of rendered bodies cached",
             render_cache_bytes.clone(),
         );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "database_bytes",
+            "Bytes the database occupies on disk (the SQLite file)",
+            database_bytes.clone(),
+        );
+        let wal_bytes = Gauge::default();
+        registry.register(
+            "wal_bytes",
+            "Bytes of SQLite's write-ahead log",
+            wal_bytes.clone(),
+        );
         let started = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         started.set(
             std::time::SystemTime::now()
@@ -220,6 +236,8 @@ impl Default for Metrics {
             rate_limited,
             auth_failures,
             render_cache_bytes,
+            database_bytes,
+            wal_bytes,
         }
     }
 }
@@ -311,10 +329,19 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition; `render_cache_bytes` is the
-    /// rendered-body cache's current size.
-    pub(crate) fn render(&self, render_cache_bytes: usize) -> String {
+    /// rendered-body cache's current size, `footprint` storage's on disk
+    /// (a size the backend cannot tell is left out of the gauges' values:
+    /// they stay at their last reading, 0 at first).
+    pub(crate) fn render(&self, render_cache_bytes: usize, footprint: Footprint) -> String {
+        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.render_cache_bytes
-            .set(i64::try_from(render_cache_bytes).unwrap_or(i64::MAX));
+            .set(bytes(render_cache_bytes as u64));
+        if let Some(n) = footprint.database_bytes {
+            self.database_bytes.set(bytes(n));
+        }
+        if let Some(n) = footprint.wal_bytes {
+            self.wal_bytes.set(bytes(n));
+        }
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -345,7 +372,13 @@ mod tests {
         m.record_lookup(CacheName::Renders, false);
         m.record_rate_limited(Limited::Address);
         m.record_auth_failure();
-        let text = m.render(1234);
+        let text = m.render(
+            1234,
+            Footprint {
+                database_bytes: Some(4096),
+                wal_bytes: Some(0),
+            },
+        );
         let route = r#"route="/api/v4/campaigns/{campaign_id}""#;
         for line in [
             format!(r#"campaignd_http_requests_total{{method="GET",{route},status="200"}} 2"#),
@@ -365,6 +398,8 @@ mod tests {
             r#"campaignd_rate_limited_total{subject="address"} 1"#.to_owned(),
             "campaignd_auth_failures_total 1".to_owned(),
             "campaignd_render_cache_bytes 1234".to_owned(),
+            "campaignd_database_bytes 4096".to_owned(),
+            "campaignd_wal_bytes 0".to_owned(),
             format!(
                 r#"campaignd_build_info{{version="{}"}} 1"#,
                 env!("CARGO_PKG_VERSION")
@@ -392,7 +427,19 @@ mod tests {
                 r#"campaignd_http_requests_total{{method="GET",route="/healthz",status="200"}} {n}"#
             )
         };
-        assert!(a.render(0).lines().any(|l| l == line(3)), "{}", a.render(0));
-        assert!(b.render(0).lines().any(|l| l == line(1)), "{}", b.render(0));
+        assert!(
+            a.render(0, Footprint::default())
+                .lines()
+                .any(|l| l == line(3)),
+            "{}",
+            a.render(0, Footprint::default())
+        );
+        assert!(
+            b.render(0, Footprint::default())
+                .lines()
+                .any(|l| l == line(1)),
+            "{}",
+            b.render(0, Footprint::default())
+        );
     }
 }

@@ -28,21 +28,26 @@ use rusqlite::{
 };
 
 use crate::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, ImportSummary, KeyGrant,
-    MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportSummary,
+    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
 };
 
 /// How long a connection waits on a lock held by another before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Most idle reader connections kept open.
-const MAX_READERS: usize = 4;
+/// Most reader connections open at once, by default.
+pub const DEFAULT_READERS: usize = 4;
 
 /// Page cache per connection, in KiB (SQLite's default is 2000). Enough
 /// for the B-tree's inner pages; a bigger cache barely helps random point
 /// reads (the leaf pages of a large table miss anyway), and memory is better
 /// spent on the server's cache of rendered bodies.
 const CACHE_KIB: i64 = 2048;
+
+/// The size the write-ahead log is brought back under (SQLite's
+/// `journal_size_limit`, and [`Store::maintain`]'s threshold). Without it a
+/// rolled-back or killed import left hundreds of MB behind.
+const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// The SQLite [`Store`].
 #[derive(Clone)]
@@ -55,11 +60,15 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Readers>,
     reader_free: std::sync::Condvar,
+    /// Most reader connections open at once.
+    max_readers: usize,
     /// Reads on the blocking pool at once: one reader fewer than the pool
     /// holds, so point lookups made in place rarely wait for a connection.
     blocking_reads: tokio::sync::Semaphore,
     /// [`SNAPSHOT_REUSE`], but for tests that hold a snapshot on purpose.
     snapshot_reuse: Duration,
+    /// [`WAL_LIMIT`], but for tests that cannot write 64 MiB.
+    wal_limit: u64,
     /// Bumped by every write this process commits and whenever the change
     /// log shows a write (from any process); point lookups do not reuse a
     /// read transaction that began before a bump.
@@ -75,9 +84,18 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`. Call
-    /// [`Store::migrate`] before anything else.
+    /// Opens (creating if needed) the database file at `path`, with
+    /// [`DEFAULT_READERS`] reader connections. Call [`Store::migrate`]
+    /// before anything else.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_readers(path, DEFAULT_READERS)
+    }
+
+    /// [`SqliteStore::open`] with at most `readers` reader connections: at
+    /// least two, so a point lookup made in place finds one while another
+    /// serves a read on the blocking pool.
+    pub fn open_with_readers(path: impl AsRef<Path>, readers: usize) -> Result<Self> {
+        let readers = readers.max(2);
         let path = path.as_ref().to_path_buf();
         let writer = open_connection(&path, true)?;
         let mode: String = writer
@@ -95,8 +113,10 @@ impl SqliteStore {
                 readers: Mutex::new(Readers::default()),
                 reader_free: std::sync::Condvar::new(),
                 epoch: AtomicU64::new(0),
-                blocking_reads: tokio::sync::Semaphore::new(MAX_READERS - 1),
+                max_readers: readers,
+                blocking_reads: tokio::sync::Semaphore::new(readers - 1),
                 snapshot_reuse: SNAPSHOT_REUSE,
+                wal_limit: WAL_LIMIT,
             }),
         })
     }
@@ -104,6 +124,13 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The write-ahead log beside it.
+    fn wal_path(&self) -> PathBuf {
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        PathBuf::from(wal)
     }
 
     async fn read<T: Send + 'static>(
@@ -155,6 +182,8 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     .map_err(map_err)?;
     conn.pragma_update(None, "cache_size", -CACHE_KIB)
         .map_err(map_err)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)
+        .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -205,7 +234,7 @@ impl Reader {
 
 impl Inner {
     /// Takes a reader from the pool, opening one if fewer than
-    /// [`MAX_READERS`] exist, else waiting for one (queries are short):
+    /// `max_readers` exist, else waiting for one (queries are short):
     /// their page caches bound memory.
     fn take_reader(&self) -> Result<Reader> {
         let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -213,7 +242,7 @@ impl Inner {
             if let Some(reader) = readers.idle.pop() {
                 return Ok(reader);
             }
-            if readers.open < MAX_READERS {
+            if readers.open < self.max_readers {
                 readers.open += 1;
                 drop(readers);
                 return match open_connection(&self.path, false) {
@@ -313,6 +342,32 @@ impl Inner {
         }
     }
 
+    /// Copies the log into the database and cuts it to nothing. Held read
+    /// transactions of this process's idle readers are ended first (they
+    /// would keep the checkpoint from finishing); another process's writer
+    /// is waited for only briefly, since the next upkeep tries again.
+    fn truncate_wal(&self) -> Result<()> {
+        {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            for reader in &mut readers.idle {
+                reader.end_snapshot();
+            }
+        }
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.busy_timeout(Duration::from_millis(200))
+            .map_err(map_err)?;
+        let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        match result {
+            // 0: done; 1: a reader or writer was in the way, next time.
+            Ok(_) => Ok(()),
+            Err(e) if matches!(map_err_ref(&e), StoreError::Unavailable(_)) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn
@@ -338,6 +393,19 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
                 | ErrorCode::SystemIoFailure
                 | ErrorCode::DiskFull
                 | ErrorCode::OutOfMemory
+        )
+    {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Internal(e.to_string())
+}
+
+/// [`map_err`] of a borrowed error.
+fn map_err_ref(e: &rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, _) = e
+        && matches!(
+            code.code,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
         )
     {
         return StoreError::Unavailable(e.to_string());
@@ -600,6 +668,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn footprint(&self) -> Result<Footprint> {
+        let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
+        Ok(Footprint {
+            database_bytes: size(&self.inner.path),
+            wal_bytes: Some(size(&self.wal_path()).unwrap_or(0)),
+        })
+    }
+
+    async fn maintain(&self) -> Result<()> {
+        let wal = std::fs::metadata(self.wal_path()).map_or(0, |m| m.len());
+        if wal <= self.inner.wal_limit {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || inner.truncate_wal()).await
+    }
+
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {
         let inner = Arc::clone(&self.inner);
         let changes = self
@@ -630,6 +715,38 @@ mod tests {
 
     fn count(conn: &Connection) -> rusqlite::Result<i64> {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
+    }
+
+    /// A log left large by a rolled-back write is cut back by `maintain`,
+    /// and the footprint reports both files.
+    #[tokio::test]
+    async fn maintain_cuts_a_large_log_back_under_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("campaignd.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        Arc::get_mut(&mut store.inner).unwrap().wal_limit = 1 << 20;
+        // Another connection writes 8 MiB and rolls back: its small page
+        // cache spills the pages into the log, which keeps its size.
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch("PRAGMA cache_size = -256; BEGIN")
+            .unwrap();
+        for i in 0..128 {
+            other
+                .execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, zeroblob(65536))",
+                    [format!("filler {i}")],
+                )
+                .unwrap();
+        }
+        other.execute_batch("ROLLBACK").unwrap();
+        let before = store.footprint().await.unwrap();
+        assert!(before.wal_bytes.unwrap() > 1 << 20, "{before:?}");
+        assert!(before.database_bytes.unwrap() > 0);
+        store.maintain().await.unwrap();
+        let after = store.footprint().await.unwrap();
+        assert!(after.wal_bytes.unwrap() <= 1 << 20, "{after:?}");
     }
 
     /// Opening and migrating a database that is up to date takes no write

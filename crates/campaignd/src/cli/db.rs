@@ -1,5 +1,6 @@
 //! Choosing and opening the store from a database URL.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -52,11 +53,15 @@ impl std::fmt::Display for DatabaseUrl {
     }
 }
 
-/// Opens the store and brings its schema up to date.
-pub(crate) async fn open(url: &DatabaseUrl) -> anyhow::Result<(Arc<dyn Store>, MigrationReport)> {
+/// Opens the store, with at most `pool_size` connections for reading, and
+/// brings its schema up to date.
+pub(crate) async fn open(
+    url: &DatabaseUrl,
+    pool_size: NonZeroU32,
+) -> anyhow::Result<(Arc<dyn Store>, MigrationReport)> {
     let store: Arc<dyn Store> = match url {
         DatabaseUrl::Sqlite(path) => Arc::new(
-            SqliteStore::open(path)
+            SqliteStore::open_with_readers(path, pool_size.get() as usize)
                 .with_context(|| format!("cannot open database {}", path.display()))?,
         ),
         DatabaseUrl::Postgres(_) => {

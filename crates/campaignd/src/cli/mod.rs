@@ -15,7 +15,6 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use crate::cli::args::{CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand};
-use crate::cli::db::DatabaseUrl;
 use crate::cli::output::print_stdout;
 
 /// Exit status for bad usage: clap's, and an invalid configuration's.
@@ -56,7 +55,7 @@ pub(crate) fn main() -> ExitCode {
                     campaignd_server::logging::init(config.log.format);
                     block_on(config.worker_threads(), serve::run(config))
                 }
-                command => block_on(0, admin(command, effective.config.database.url)),
+                command => block_on(0, admin(command, effective.config.database)),
             }
         }
     };
@@ -92,9 +91,10 @@ fn block_on(workers: usize, work: impl Future<Output = anyhow::Result<()>>) -> a
     runtime.block_on(work)
 }
 
-/// The admin commands, on the database at `url`.
-async fn admin(command: Command, url: DatabaseUrl) -> anyhow::Result<()> {
-    let (store, report) = db::open(&url).await?;
+/// The admin commands, on the configured database.
+async fn admin(command: Command, database: config::Database) -> anyhow::Result<()> {
+    let url = database.url;
+    let (store, report) = db::open(&url, database.pool_size).await?;
     let store = &*store;
     match command {
         Command::Serve(_) | Command::Config(_) | Command::Get { .. } | Command::List { .. } => {

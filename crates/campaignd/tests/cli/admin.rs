@@ -490,3 +490,63 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
     assert_eq!(centers[0]["campaigns"], 26);
     assert_eq!(centers[0]["active_keys"], 1);
 }
+
+/// SIGKILL in the middle of a large import (once its write-ahead log has
+/// grown) leaves either none of its campaigns or all of them, and a database
+/// that passes `integrity_check`.
+#[test]
+fn an_import_killed_midway_leaves_all_or_nothing_and_an_intact_database() {
+    use std::io::Write as _;
+    let db = with_center("acme");
+    let file = db.file("big.ndjson");
+    let count = 100_000;
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        for i in 0..count {
+            writeln!(
+                out,
+                r#"{{"name":"Campaign {i:07}","caller_id_sets":[{{"phone_numbers":["18885650001","18885650002"]}}]}}"#
+            )
+            .unwrap();
+        }
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["campaign", "import", "--center", "acme"])
+        .arg(&file)
+        .env("CAMPAIGND_DATABASE_URL", db.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.path().display()));
+    let started = std::time::Instant::now();
+    loop {
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 4 << 20) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before its log grew: make the input larger"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "the log never grew"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    let exported = db.run(&["campaign", "export", "--center", "acme"]).ok();
+    let rows = exported.lines().count();
+    assert!(
+        rows == 0 || rows == count,
+        "{rows} of {count} campaigns visible"
+    );
+}

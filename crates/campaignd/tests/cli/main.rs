@@ -1,8 +1,10 @@
 //! The `campaignd` binary as scripts use it: the admin commands against a
-//! database of their own, the configuration layers, and the remote commands
-//! against a server on port 0.
+//! database of their own, the configuration layers, writes that reach a
+//! running server from another process, and the remote commands against a
+//! server on port 0.
 
 mod admin;
 mod config;
+mod cross_process;
 mod remote;
 mod support;

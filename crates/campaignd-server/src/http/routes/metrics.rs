@@ -11,7 +11,12 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
     responses((status = 200, description = "OpenMetrics text exposition (version 1.0.0)", body = String, content_type = "application/openmetrics-text")))]
 pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
-    let body = app.metrics.render(app.caches.renders.used());
+    // Without the sizes, rather than without metrics, if storage is slow.
+    let footprint = app
+        .storage("footprint", app.store.footprint())
+        .await
+        .unwrap_or_default();
+    let body = app.metrics.render(app.caches.renders.used(), footprint);
     let mut response = Response::new(axum::body::Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -300,6 +300,21 @@ pub(crate) const KEYS: &[Key] = &[
         },
     },
     Key {
+        path: "database.pool_size",
+        env: "CAMPAIGND_DATABASE_POOL_SIZE",
+        flag: None,
+        doc: "Most connections a process opens to read the database (at least \
+              2 are used). Each SQLite reader keeps a 2 MiB page cache; reads \
+              beyond this many wait their turn.",
+        example: None,
+        secret: false,
+        set: |c, s| {
+            c.database.pool_size = positive(s)?;
+            Ok(())
+        },
+        get: |c| Some(integer(i64::from(c.database.pool_size.get()))),
+    },
+    Key {
         path: "redis.url",
         env: "CAMPAIGND_REDIS_URL",
         flag: None,

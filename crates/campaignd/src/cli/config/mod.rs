@@ -92,6 +92,8 @@ pub(crate) struct Log {
 pub(crate) struct Database {
     /// Where the data lives.
     pub(crate) url: DatabaseUrl,
+    /// Most connections a process opens for reading (SQLite's reader pool).
+    pub(crate) pool_size: NonZeroU32,
 }
 
 /// `[redis]`.
@@ -133,6 +135,7 @@ impl Default for Config {
                 format: LogFormat::Text,
             },
             database: Database {
+                pool_size: NonZeroU32::new(4).expect("positive"),
                 url: DEFAULT_DATABASE_URL
                     .parse()
                     .expect("the default database URL parses"),

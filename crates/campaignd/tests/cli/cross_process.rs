@@ -1,0 +1,150 @@
+//! Writes made by another process — the `campaignd` binary on the same
+//! database file, as an operator runs it — reaching a running server through
+//! the change log.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use campaignd_client::Error;
+use campaignd_model::Scope;
+use campaignd_testkit::TestServer;
+
+/// Runs `campaignd ARGS` on the server's database, with `stdin`.
+async fn campaignd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Output {
+    let url = server.database_url();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+            .args(&args)
+            .env("CAMPAIGND_DATABASE_URL", url)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls `check` until it holds; fails if that takes `limit` or more.
+async fn within<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let (key, info) = server.key(center, &[Scope::CampaignsRead]).await;
+    let client = server.client(&key);
+    assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
+    let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    within(
+        Duration::from_secs(1),
+        "the revoked key still works",
+        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn campaigns_imported_by_the_binary_show_in_cached_reads_within_a_second() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let client = server.client(&server.reader(center).await);
+    let filter = campaignd_client::CampaignFilter::new();
+    // Read twice, so the page is cached.
+    for _ in 0..2 {
+        assert_eq!(client.list_campaigns(&filter).await.unwrap().total, 1);
+    }
+    let out = campaignd(
+        &server,
+        &["campaign", "import", "--center", "acme", "-"],
+        Some("{\"name\": \"Added later\"}\n"),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    within(
+        Duration::from_secs(1),
+        "the cached list is stale",
+        || async { client.list_campaigns(&filter).await.unwrap().total == 2 },
+    )
+    .await;
+}
+
+/// Another connection holds the write lock for over a second (as a bulk
+/// write would): the revoke waits for it rather than failing, lands, and
+/// reaches the server within a second of landing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let (key, info) = server.key(center, &[Scope::CampaignsRead]).await;
+    let client = server.client(&key);
+    assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
+    let holder = rusqlite::Connection::open(server.database_path()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let release = std::thread::spawn(move || {
+        // Released once the revoke has been waiting behind it for 1.2 s.
+        locked_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    locked_tx.send(()).unwrap();
+    let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
+    let landed = Instant::now();
+    release.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = Duration::from_secs(1).saturating_sub(landed.elapsed());
+    within(
+        left.max(Duration::from_millis(1)),
+        "the revoked key still works",
+        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
+    )
+    .await;
+}
