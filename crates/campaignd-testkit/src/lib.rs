@@ -70,23 +70,7 @@ impl TestDb {
             .binary
             .as_ref()
             .expect("TestDb::with_binary names the campaignd binary to run");
-        let mut child = Command::new(binary)
-            .args(args)
-            .env("CAMPAIGND_DATABASE_URL", self.url())
-            .current_dir(self.dir.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn campaignd");
-        if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input).unwrap();
-        }
-        Run(child.wait_with_output().expect("wait for campaignd"))
+        run_campaignd(binary, &self.url(), self.dir.path(), args, stdin)
     }
 
     /// Every byte of the database, its WAL and shared-memory files.
@@ -100,6 +84,34 @@ impl TestDb {
         }
         all
     }
+}
+
+/// Runs `binary ARGS` on the database at `database_url`, in `dir`, with
+/// `stdin` as standard input, and waits for it.
+pub fn run_campaignd(
+    binary: &Path,
+    database_url: &str,
+    dir: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Run {
+    let mut child = Command::new(binary)
+        .args(args)
+        .env("CAMPAIGND_DATABASE_URL", database_url)
+        .current_dir(dir)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn campaignd");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    Run(child.wait_with_output().expect("wait for campaignd"))
 }
 
 /// A finished command.

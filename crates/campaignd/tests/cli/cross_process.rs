@@ -2,41 +2,28 @@
 //! database file, as an operator runs it — reaching a running server through
 //! the change log.
 
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use campaignd_client::Error;
 use campaignd_model::Scope;
-use campaignd_testkit::TestServer;
+use campaignd_testkit::{Run, TestServer, run_campaignd};
 
 /// Runs `campaignd ARGS` on the server's database, with `stdin`.
-async fn campaignd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Output {
+async fn campaignd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
     let url = server.database_url();
+    let dir = server.database_path().parent().unwrap().to_owned();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let stdin = stdin.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
-            .args(&args)
-            .env("CAMPAIGND_DATABASE_URL", url)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_campaignd"));
+        run_campaignd(
+            binary,
+            &url,
+            &dir,
+            &args,
+            stdin.as_deref().map(str::as_bytes),
+        )
     })
     .await
     .unwrap()
@@ -68,11 +55,7 @@ async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
     let client = server.client(&key);
     assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
     let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.ok();
     within(
         Duration::from_secs(1),
         "the revoked key still works",
@@ -98,11 +81,7 @@ async fn campaigns_imported_by_the_binary_show_in_cached_reads_within_a_second()
         Some("{\"name\": \"Added later\"}\n"),
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.ok();
     within(
         Duration::from_secs(1),
         "the cached list is stale",
@@ -135,11 +114,7 @@ async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
     let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
     let landed = Instant::now();
     release.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.ok();
     let left = Duration::from_secs(1).saturating_sub(landed.elapsed());
     within(
         left.max(Duration::from_millis(1)),
