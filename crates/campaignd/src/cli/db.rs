@@ -11,8 +11,9 @@ use campaignd_store::{MigrationReport, SqliteStore, Store};
 /// The default database: an SQLite file in the working directory.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://campaignd.db";
 
-/// Where the data lives, parsed from `--database-url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the data lives, parsed from `--database-url`. `Debug` shows no
+/// more than `Display`: a PostgreSQL URL may hold a password.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum DatabaseUrl {
     /// `sqlite://PATH` (relative to the working directory) or
     /// `sqlite:///ABSOLUTE/PATH`.
@@ -40,6 +41,12 @@ impl FromStr for DatabaseUrl {
             return Ok(Self::Postgres(s.to_owned()));
         }
         Err("unsupported database URL (expected sqlite://PATH or postgres://...)".into())
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
     }
 }
 
@@ -108,5 +115,6 @@ mod tests {
         }
         let pg: DatabaseUrl = "postgres://u:secret@h/db".parse().unwrap();
         assert!(!pg.to_string().contains("secret"));
+        assert!(!format!("{pg:?}").contains("secret"));
     }
 }
