@@ -49,6 +49,9 @@ pub(crate) struct App {
     pub(crate) key_use: KeyUse,
     /// Request counts and latencies for `/metrics`.
     pub(crate) metrics: Metrics,
+    /// The served OpenAPI document, built on first request (it depends
+    /// only on the build and the configuration).
+    pub(crate) openapi: std::sync::OnceLock<bytes::Bytes>,
     /// Configuration.
     pub(crate) config: AppConfig,
 }
@@ -82,6 +85,7 @@ impl AppState {
             limit_header: HeaderValue::from(config.quota.burst.get()),
             key_use: KeyUse::default(),
             metrics: Metrics::default(),
+            openapi: std::sync::OnceLock::new(),
             store,
             config,
         })))

@@ -32,8 +32,10 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/v4/openapi.json", tag = "operations", operation_id = "get_openapi",
     responses((status = 200, description = "This document", body = Object)))]
 pub(crate) async fn openapi_json(State(app): State<AppState>) -> Response {
-    let body = Bytes::from(document(app.config.cluster_id.as_deref()));
-    json_response(StatusCode::OK, body)
+    let body = app
+        .openapi
+        .get_or_init(|| Bytes::from(document(app.config.cluster_id.as_deref())));
+    json_response(StatusCode::OK, body.clone())
 }
 
 struct Security;
