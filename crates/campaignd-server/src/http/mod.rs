@@ -3,8 +3,8 @@
 //! envelope, the access log and the OpenAPI document.
 //!
 //! Imports run one way: `front` → `router` → `routes` → (`extract`, `guard`,
-//! `error`) → `crate::state`. Nothing here is used outside the crate but
-//! [`Front`] (by the server) and [`ROUTES`].
+//! `error`) → `crate::state`. Nothing here is used outside the module but
+//! [`Front`] and [`Dressed`] (by the server) and [`ROUTES`] (re-exported).
 
 mod access_log;
 mod error;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use campaignd_client::Error;
+use campaignd_client::{Client, Error};
 use campaignd_model::Scope;
 use campaignd_testkit::{Run, TestServer, run_campaignd};
 
@@ -46,15 +46,22 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
+/// A server with the documented campaign 3, the id of a `campaigns.read`
+/// key, and a client with that key, which has just read campaign 3.
+async fn a_server_and_a_working_key() -> (TestServer, campaignd_model::ApiKeyId, Client) {
     let server = TestServer::start().await;
     let center = server.center("acme").await;
     server.import_example(center).await;
     let (key, info) = server.key(center, &[Scope::CampaignsRead]).await;
     let client = server.client(&key);
     assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
-    let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
+    (server, info.id, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
+    let (server, key_id, client) = a_server_and_a_working_key().await;
+    let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     out.ok();
     within(
         Duration::from_secs(1),
@@ -95,12 +102,7 @@ async fn campaigns_imported_by_the_binary_show_in_cached_reads_within_a_second()
 /// reaches the server within a second of landing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
-    let server = TestServer::start().await;
-    let center = server.center("acme").await;
-    server.import_example(center).await;
-    let (key, info) = server.key(center, &[Scope::CampaignsRead]).await;
-    let client = server.client(&key);
-    assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
+    let (server, key_id, client) = a_server_and_a_working_key().await;
     let holder = rusqlite::Connection::open(server.database_path()).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
@@ -111,7 +113,7 @@ async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
         holder.execute_batch("COMMIT").unwrap();
     });
     locked_tx.send(()).unwrap();
-    let out = campaignd(&server, &["key", "revoke", &info.id.to_string()], None).await;
+    let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     let landed = Instant::now();
     release.join().unwrap();
     out.ok();
