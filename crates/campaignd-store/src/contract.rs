@@ -16,8 +16,8 @@ use campaignd_model::{
 use serde_json::{Value, json};
 
 use crate::{
-    CampaignFilter, Change, ContactCenter, MAX_ACTIVE_KEYS, NewApiKey, Page, Progress, Store,
-    StoreError,
+    CampaignFilter, Change, ContactCenter, ImportRecord, MAX_ACTIVE_KEYS, NewApiKey, Page,
+    Progress, Store, StoreError,
 };
 
 /// A store under test and whatever must live as long as it (a temp dir).
@@ -46,6 +46,9 @@ macro_rules! contract_tests {
             import_assigns_free_ids_and_keeps_given_ones,
             import_is_all_or_nothing_and_reports_every_conflict,
             import_reports_progress,
+            staged_rows_stay_hidden_until_published,
+            an_abandoned_import_leaves_nothing_and_frees_its_names,
+            an_import_with_refused_records_is_never_published,
             list_filters_count_the_whole_filtered_set,
             the_export_walk_visits_every_campaign_once,
         );
@@ -347,8 +350,10 @@ pub async fn campaign_ids_are_per_contact_center(store: &dyn Store) {
         .unwrap();
 }
 
-/// Missing ids take the next free ones after every id seen; given ids,
-/// statuses and timestamps are kept; missing timestamps are "now".
+/// Missing ids take the next free ones in the order staged; given ids,
+/// statuses and timestamps are kept (a row whose id was assigned moves
+/// aside for a later record that gives the same id); missing timestamps
+/// are "now".
 pub async fn import_assigns_free_ids_and_keeps_given_ones(store: &dyn Store) {
     let acme = center(store, "acme").await;
     let before = Timestamp::now();
@@ -365,25 +370,55 @@ pub async fn import_assigns_free_ids_and_keeps_given_ones(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(summary.imported, 3);
+    assert_eq!(
+        summary.id_range,
+        Some((CampaignId::new(1).unwrap(), CampaignId::new(11).unwrap()))
+    );
     let all = store.campaigns_after(acme.id, None, 100).await.unwrap();
-    let ids: Vec<i64> = all.iter().map(|c| c.id.get()).collect();
-    assert_eq!(ids, [10, 11, 12]);
-    let b = &all[0];
+    let names: Vec<(i64, &str)> = all
+        .iter()
+        .map(|c| (c.id.get(), c.settings.name.as_str()))
+        .collect();
+    assert_eq!(names, [(1, "a"), (10, "b"), (11, "c")]);
+    let b = &all[1];
     assert_eq!(b.status, Status::Completed);
     assert_eq!(b.created_at.to_string(), "2025-03-01T00:00:00.000Z");
     assert!(b.updated_at >= before);
-    assert_eq!(all[1].status, Status::Draft);
-    assert!(all[1].created_at >= before && all[1].created_at <= Timestamp::now());
-    // Ids keep counting up across imports.
+    assert_eq!(all[0].status, Status::Draft);
+    assert!(all[0].created_at >= before && all[0].created_at <= Timestamp::now());
+
+    // Ids keep counting up across imports; a given id that this import
+    // already assigned takes it over, and the assigned row moves on.
     store
-        .import_campaigns(acme.id, vec![doc(json!({"name": "d"}))], None)
+        .import_campaigns(
+            acme.id,
+            vec![
+                doc(json!({"name": "d"})),
+                doc(json!({"name": "e"})),
+                doc(json!({"id": 12, "name": "f"})),
+            ],
+            None,
+        )
         .await
         .unwrap();
     let last = store
-        .campaigns_after(acme.id, CampaignId::new(12), 10)
+        .campaigns_after(acme.id, CampaignId::new(11), 10)
         .await
         .unwrap();
-    assert_eq!(last.iter().map(|c| c.id.get()).collect::<Vec<_>>(), [13]);
+    let names: Vec<(i64, &str)> = last
+        .iter()
+        .map(|c| (c.id.get(), c.settings.name.as_str()))
+        .collect();
+    assert_eq!(names, [(12, "f"), (13, "e"), (14, "d")]);
+    // The moved row's stored body names its new id.
+    let body = store
+        .get_campaign_body(acme.id, CampaignId::new(14).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["campaign"]["id"], 14);
+    assert_eq!(body["campaign"]["name"], "d");
 }
 
 /// One bad record refuses the whole import, and every conflict is reported
@@ -455,6 +490,141 @@ pub async fn import_reports_progress(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(seen.load(Ordering::Relaxed), 2500);
+}
+
+/// A staged import's rows are invisible to every read (by id, body, list,
+/// export walk, center counts) until one publish shows them all; another
+/// import meanwhile cannot take their ids or names.
+pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    store
+        .import_campaigns(acme.id, vec![doc(json!({"id": 1, "name": "visible"}))], None)
+        .await
+        .unwrap();
+    let logged = store.latest_change().await.unwrap();
+    let import = store.begin_import(acme.id).await.unwrap();
+    let refused = store
+        .stage_import(
+            import,
+            vec![
+                ImportRecord {
+                    index: 0,
+                    document: doc(json!({"id": 2, "name": "staged two"})),
+                },
+                ImportRecord {
+                    index: 1,
+                    document: doc(json!({"name": "staged three"})),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    let two = CampaignId::new(2).unwrap();
+    let three = CampaignId::new(3).unwrap();
+    let visible = || async {
+        let page = store
+            .list_campaigns(acme.id, &CampaignFilter::default(), Page::default())
+            .await
+            .unwrap();
+        let walk = store.campaigns_after(acme.id, None, 100).await.unwrap();
+        let centers = store.list_contact_centers().await.unwrap();
+        assert_eq!(page.campaigns.len() as u64, page.total);
+        assert_eq!(walk.len() as u64, page.total);
+        assert_eq!(centers[0].campaigns, page.total);
+        page.total
+    };
+    assert!(store.get_campaign(acme.id, two).await.unwrap().is_none());
+    assert!(store.get_campaign_body(acme.id, three).await.unwrap().is_none());
+    assert_eq!(visible().await, 1);
+    assert_eq!(store.latest_change().await.unwrap(), logged, "staging logs nothing");
+
+    // A second import meets the first one's ids and names.
+    let other = store.begin_import(acme.id).await.unwrap();
+    let clash = store
+        .stage_import(
+            other,
+            vec![ImportRecord {
+                index: 0,
+                document: doc(json!({"id": 2, "name": "staged three"})),
+            }],
+        )
+        .await
+        .unwrap();
+    let fields: Vec<&str> = clash.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["id", "name"], "{clash:?}");
+    assert!(clash[0].message.contains("another import"), "{clash:?}");
+    store.abandon_import(other, None).await.unwrap();
+
+    let summary = store.publish_import(import, None).await.unwrap();
+    assert_eq!(summary.imported, 2);
+    assert_eq!(summary.id_range, Some((two, three)));
+    assert_eq!(visible().await, 3);
+    assert!(store.get_campaign(acme.id, two).await.unwrap().is_some());
+    let body = store.get_campaign_body(acme.id, three).await.unwrap().unwrap();
+    assert!(String::from_utf8(body).unwrap().contains("staged three"));
+    let changes = store.changes_since(logged, 10).await.unwrap();
+    assert_eq!(
+        changes.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+        [Change::Campaigns(acme.id)],
+        "one change, at publish"
+    );
+    // A published import is finished: it takes no more records.
+    assert!(store.stage_import(import, Vec::new()).await.is_err());
+}
+
+/// An abandoned import leaves no row behind, and its ids and names are
+/// free again (ids are not reused: they keep counting up).
+pub async fn an_abandoned_import_leaves_nothing_and_frees_its_names(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let import = store.begin_import(acme.id).await.unwrap();
+    let records = (0..2500)
+        .map(|i| ImportRecord {
+            index: i,
+            document: doc(json!({"name": format!("c{i}")})),
+        })
+        .collect();
+    assert!(store.stage_import(import, records).await.unwrap().is_empty());
+    store.abandon_import(import, None).await.unwrap();
+    assert_eq!(store.list_contact_centers().await.unwrap()[0].campaigns, 0);
+    assert!(store.campaigns_after(acme.id, None, 10).await.unwrap().is_empty());
+    let summary = store
+        .import_campaigns(acme.id, vec![doc(json!({"name": "c7"}))], None)
+        .await
+        .unwrap();
+    assert_eq!(summary.imported, 1);
+    let (lo, _) = summary.id_range.unwrap();
+    assert!(lo.get() > 2500, "ids of an abandoned import are not reused: {lo}");
+    assert_eq!(store.list_contact_centers().await.unwrap()[0].campaigns, 1);
+}
+
+/// The store itself keeps imports all or nothing: one that refused a record
+/// cannot be published, whatever its caller does.
+pub async fn an_import_with_refused_records_is_never_published(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let import = store.begin_import(acme.id).await.unwrap();
+    let refused = store
+        .stage_import(
+            import,
+            vec![
+                ImportRecord {
+                    index: 0,
+                    document: doc(json!({"name": "same"})),
+                },
+                ImportRecord {
+                    index: 1,
+                    document: doc(json!({"name": "same"})),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].index, 1);
+    assert_eq!(refused[0].message, "repeats the name of record 1");
+    assert!(store.publish_import(import, None).await.is_err());
+    store.abandon_import(import, None).await.unwrap();
+    assert_eq!(store.list_contact_centers().await.unwrap()[0].campaigns, 0);
 }
 
 /// Every filter narrows the set; `total` counts the whole filtered set, not

@@ -36,7 +36,7 @@ pub enum StoreError {
     /// The contact center holds [`MAX_ACTIVE_KEYS`] active keys already.
     #[error("the contact center already has {MAX_ACTIVE_KEYS} active API keys; revoke one first")]
     KeyLimit,
-    /// An import was refused; nothing was written.
+    /// An import was refused; nothing of it is visible.
     #[error("{} record(s) conflict with each other or with existing campaigns", .0.len())]
     ImportRejected(Vec<ImportProblem>),
     /// The database holds a schema newer than this build knows.
@@ -190,6 +190,31 @@ pub struct ImportSummary {
     pub id_range: Option<(CampaignId, CampaignId)>,
 }
 
+/// Records per [`Store::stage_import`] batch that [`Store::import_campaigns`]
+/// and the CLI send: a batch is one transaction, which other writers wait
+/// behind, so it is kept to tens of milliseconds.
+pub const IMPORT_BATCH: usize = 1000;
+
+/// An import in progress, from [`Store::begin_import`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImportId(pub i64);
+
+impl std::fmt::Display for ImportId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One record of an import, with its zero-based position in the whole
+/// import (which problems name).
+#[derive(Debug, Clone)]
+pub struct ImportRecord {
+    /// Position in the import.
+    pub index: usize,
+    /// The campaign to write.
+    pub document: CampaignDocument,
+}
+
 /// Called with the number of records handled so far during long operations.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
@@ -322,16 +347,78 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Campaign>>;
 
-    /// Imports campaigns in one transaction: all or nothing. Given ids,
-    /// statuses and timestamps are kept; missing ids take the next free ids,
-    /// missing timestamps the current time, missing statuses `draft`. Refused
-    /// with every problem when an id or name is taken or repeated.
+    /// Starts an import into a contact center. Its rows are written by
+    /// [`Store::stage_import`] in short transactions, so other writes get
+    /// through while it runs, and stay invisible until
+    /// [`Store::publish_import`]. An import whose process dies before
+    /// publishing is removed by a later `begin_import` or
+    /// [`Store::maintain`].
+    async fn begin_import(&self, center: ContactCenterId) -> Result<ImportId>;
+
+    /// Writes a batch of an import's records in one short transaction.
+    /// Given ids, statuses and timestamps are kept; missing ids take the
+    /// next free ids in the order staged, missing timestamps the current
+    /// time, missing statuses `draft`. A record whose id or name is taken,
+    /// or repeats an earlier record's, is refused and not written; the
+    /// problems are returned, and an import with any can only be abandoned.
+    async fn stage_import(
+        &self,
+        import: ImportId,
+        records: Vec<ImportRecord>,
+    ) -> Result<Vec<ImportProblem>>;
+
+    /// Makes every staged row visible at once, in one short commit, then
+    /// finishes the import's bookkeeping (reporting progress in rows).
+    /// Refused if any record was refused.
+    async fn publish_import(
+        &self,
+        import: ImportId,
+        progress: Option<Progress>,
+    ) -> Result<ImportSummary>;
+
+    /// Deletes an import's staged rows, a short transaction at a time
+    /// (reporting progress in rows). Nothing of it was ever visible.
+    async fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
+
+    /// Imports campaigns all or nothing: stages them in batches, then
+    /// publishes them, or abandons the import and returns every problem.
+    /// Progress counts records staged.
     async fn import_campaigns(
         &self,
         center: ContactCenterId,
         records: Vec<CampaignDocument>,
         progress: Option<Progress>,
-    ) -> Result<ImportSummary>;
+    ) -> Result<ImportSummary> {
+        let import = self.begin_import(center).await?;
+        let mut problems = Vec::new();
+        let mut records = records.into_iter().enumerate().peekable();
+        let mut staged = 0u64;
+        while records.peek().is_some() {
+            let batch: Vec<ImportRecord> = records
+                .by_ref()
+                .take(IMPORT_BATCH)
+                .map(|(index, document)| ImportRecord { index, document })
+                .collect();
+            staged += batch.len() as u64;
+            match self.stage_import(import, batch).await {
+                Ok(refused) => problems.extend(refused),
+                Err(e) => {
+                    // The error is the news; rows left behind are removed
+                    // by the next import or upkeep if this fails too.
+                    let _ = self.abandon_import(import, None).await;
+                    return Err(e);
+                }
+            }
+            if let Some(progress) = &progress {
+                progress(staged);
+            }
+        }
+        if !problems.is_empty() {
+            self.abandon_import(import, None).await?;
+            return Err(StoreError::ImportRejected(problems));
+        }
+        self.publish_import(import, None).await
+    }
 
     /// The sequence number of the latest change, so a node can start
     /// watching from now.

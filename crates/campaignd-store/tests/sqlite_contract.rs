@@ -98,3 +98,59 @@ async fn point_lookups_see_every_write_the_store_has_seen() {
     let own = campaignd_model::CampaignId::new(4).unwrap();
     assert!(node.get_campaign_body(center, own).await.unwrap().is_some());
 }
+
+/// An import whose process died (here: whose store was dropped, which lets
+/// go of its lock as process exit does) is cleaned up by upkeep: its hidden
+/// rows are deleted and its names are free again.
+#[tokio::test]
+async fn an_import_whose_owner_is_gone_is_removed_by_upkeep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaignd.db");
+    let owner = SqliteStore::open(&path).unwrap();
+    owner.migrate().await.unwrap();
+    let center = owner
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let import = owner.begin_import(center).await.unwrap();
+    let records = (0..3000)
+        .map(|i| campaignd_store::ImportRecord {
+            index: i,
+            document: campaignd_model::CampaignDocument::parse(
+                &serde_json::json!({ "name": format!("c{i}") }),
+                campaignd_model::SystemFields::Accept,
+            )
+            .unwrap(),
+        })
+        .collect();
+    assert!(owner.stage_import(import, records).await.unwrap().is_empty());
+
+    // A server beside the import leaves it alone while its owner lives.
+    let server = SqliteStore::open(&path).unwrap();
+    server.maintain().await.unwrap();
+    let rows = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM campaigns", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(rows(&path), 3000);
+
+    drop(owner);
+    // Each upkeep does at least one step of the cleanup, however slow the
+    // machine; three steps finish this one.
+    let lock = std::path::PathBuf::from(format!("{}-import-{import}", path.display()));
+    for _ in 0..3 {
+        server.maintain().await.unwrap();
+    }
+    assert_eq!(rows(&path), 0, "upkeep deletes the dead import's rows");
+    assert!(!lock.exists(), "{} is left", lock.display());
+    let doc = campaignd_model::CampaignDocument::parse(
+        &serde_json::json!({"name": "c1"}),
+        campaignd_model::SystemFields::Accept,
+    )
+    .unwrap();
+    server.import_campaigns(center, vec![doc], None).await.unwrap();
+    assert_eq!(server.list_contact_centers().await.unwrap()[0].campaigns, 1);
+}

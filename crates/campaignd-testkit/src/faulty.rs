@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use campaignd_model::{
-    ApiKeyId, Campaign, CampaignDocument, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
+    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
     SERVER_SECRET_LEN, Timestamp,
 };
 use campaignd_store::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportSummary,
-    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportId,
+    ImportProblem, ImportRecord, ImportSummary, KeyGrant, MigrationReport, NewApiKey, Page,
+    Progress, Result, Store, StoreError,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -152,7 +153,10 @@ delegate! {
     fn get_campaign_body(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Vec<u8>>>;
     fn list_campaigns(&self, center: ContactCenterId, filter: &CampaignFilter, page: Page) -> Result<CampaignPage>;
     fn campaigns_after(&self, center: ContactCenterId, after: Option<CampaignId>, limit: u32) -> Result<Vec<Campaign>>;
-    fn import_campaigns(&self, center: ContactCenterId, records: Vec<CampaignDocument>, progress: Option<Progress>) -> Result<ImportSummary>;
+    fn begin_import(&self, center: ContactCenterId) -> Result<ImportId>;
+    fn stage_import(&self, import: ImportId, records: Vec<ImportRecord>) -> Result<Vec<ImportProblem>>;
+    fn publish_import(&self, import: ImportId, progress: Option<Progress>) -> Result<ImportSummary>;
+    fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
     fn latest_change(&self) -> Result<i64>;
     fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
     fn footprint(&self) -> Result<Footprint>;

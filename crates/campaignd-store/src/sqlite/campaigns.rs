@@ -1,19 +1,12 @@
 //! Campaign rows: scalar columns for what is filtered or bounded, JSON text
 //! for the nested objects.
 
-use std::collections::HashMap;
-
-use campaignd_model::{
-    Campaign, CampaignDocument, CampaignId, CampaignSettings, ContactCenterId, Status, Timestamp,
-};
+use campaignd_model::{Campaign, CampaignId, CampaignSettings, ContactCenterId, Timestamp};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use super::{corrupt, record_change};
-use crate::{
-    CampaignFilter, CampaignPage, Change, ImportProblem, ImportSummary, Page, Progress, Result,
-    StoreError,
-};
+use super::{corrupt, imports};
+use crate::{CampaignFilter, CampaignPage, Page};
 
 const COLUMNS: &str = "id, name, status, strategy, dial_level, dial_level_override, max_dial_time,
     max_wait_time, max_dial_attempts, amd_enabled, amd_voicemail_message, caller_id_sets,
@@ -84,16 +77,47 @@ pub(super) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
     })
 }
 
+/// [`COLUMNS`]' count: `import_id` follows them where a query needs it.
+const IMPORT_ID_AT: usize = 19;
+
 pub(super) fn get(
     conn: &Connection,
     center: ContactCenterId,
     id: CampaignId,
 ) -> rusqlite::Result<Option<Campaign>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM campaigns WHERE contact_center_id = ?1 AND id = ?2"
-    ))?
-    .query_row(params![center.get(), id.get()], from_row)
-    .optional()
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![center.get(), id.get()], |r| {
+            Ok((from_row(r)?, r.get::<_, Option<i64>>(IMPORT_ID_AT)?))
+        })
+        .optional()?;
+    match found {
+        Some((campaign, import)) if !imports::hides(conn, import)? => Ok(Some(campaign)),
+        _ => Ok(None),
+    }
+}
+
+/// A row by its `row_id`, whatever import holds it.
+pub(super) fn by_row(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<Campaign>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM campaigns WHERE row_id = ?1"))?
+        .query_row([row_id], from_row)
+        .optional()
+}
+
+/// Gives a row `campaign`'s id, with the body rendered for it.
+pub(super) fn set_id(tx: &Transaction<'_>, row_id: i64, campaign: &Campaign) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE campaigns SET id = ?2, body = ?3, body_version = ?4 WHERE row_id = ?1",
+    )?
+    .execute(params![
+        row_id,
+        campaign.id.get(),
+        String::from_utf8(campaign.get_body()).expect("JSON is UTF-8"),
+        Campaign::BODY_VERSION,
+    ])?;
+    Ok(())
 }
 
 /// The Get campaign body: the stored rendering when it is of this build's
@@ -107,23 +131,39 @@ pub(super) fn get_body(
     // missing or older rendering costs a second one.
     let stored = conn
         .prepare_cached(
-            "SELECT body, body_version FROM campaigns WHERE contact_center_id = ?1 AND id = ?2",
+            "SELECT body, body_version, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2",
         )?
         .query_row(params![center.get(), id.get()], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?))
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
         })
         .optional()?;
     match stored {
         None => Ok(None),
-        Some((Some(body), Some(Campaign::BODY_VERSION))) => Ok(Some(body.into_bytes())),
+        Some((_, _, import)) if imports::hides(conn, import)? => Ok(None),
+        Some((Some(body), Some(Campaign::BODY_VERSION), _)) => Ok(Some(body.into_bytes())),
         Some(_) => Ok(get(conn, center, id)?.map(|c| c.get_body())),
     }
 }
 
-/// Builds `WHERE` clauses and their parameters for a filter.
-fn where_clause(center: ContactCenterId, filter: &CampaignFilter) -> (String, Vec<SqlValue>) {
+/// Builds `WHERE` clauses and their parameters for a filter. Rows of an
+/// unfinished import are filtered out only while the center has any: the
+/// test reads each row, where the plain filters mostly read an index.
+fn where_clause(
+    conn: &Connection,
+    center: ContactCenterId,
+    filter: &CampaignFilter,
+) -> rusqlite::Result<(String, Vec<SqlValue>)> {
     let mut sql = String::from("contact_center_id = ?");
     let mut args = vec![SqlValue::Integer(center.get())];
+    if imports::center_has_hidden(conn, center)? {
+        sql.push_str(" AND ");
+        sql.push_str(imports::VISIBLE);
+        args.push(SqlValue::Integer(center.get()));
+    }
     if let Some(name) = &filter.name {
         sql.push_str(" AND instr(name_folded, ?) > 0");
         args.push(SqlValue::Text(name.to_lowercase()));
@@ -144,7 +184,7 @@ fn where_clause(center: ContactCenterId, filter: &CampaignFilter) -> (String, Ve
         sql.push_str(" AND live = ?");
         args.push(SqlValue::Integer(i64::from(live)));
     }
-    (sql, args)
+    Ok((sql, args))
 }
 
 pub(super) fn list(
@@ -153,7 +193,7 @@ pub(super) fn list(
     filter: &CampaignFilter,
     page: Page,
 ) -> rusqlite::Result<CampaignPage> {
-    let (cond, mut args) = where_clause(center, filter);
+    let (cond, mut args) = where_clause(conn, center, filter)?;
     let total: i64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM campaigns WHERE {cond}"))?
         .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
@@ -179,34 +219,47 @@ pub(super) fn after(
     after: Option<CampaignId>,
     limit: u32,
 ) -> rusqlite::Result<Vec<Campaign>> {
+    let (cond, mut args) = where_clause(conn, center, &CampaignFilter::default())?;
+    args.push(SqlValue::Integer(after.map_or(0, CampaignId::get)));
+    args.push(SqlValue::Integer(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM campaigns WHERE contact_center_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+        "SELECT {COLUMNS} FROM campaigns WHERE {cond} AND id > ? ORDER BY id LIMIT ?"
     ))?;
-    stmt.query_map(
-        params![center.get(), after.map_or(0, CampaignId::get), limit],
-        from_row,
-    )?
-    .collect()
+    stmt.query_map(params_from_iter(args.iter()), from_row)?
+        .collect()
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("campaign parts serialize")
 }
 
-/// Inserts one campaign row.
+/// The import bookkeeping of a staged row.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Staged {
+    /// The import writing it.
+    pub(super) import: i64,
+    /// Its record's zero-based position in the import.
+    pub(super) record: i64,
+    /// Whether its id was assigned (not given).
+    pub(super) assigned: bool,
+}
+
+/// Inserts one campaign row, staged for an import or visible at once.
 pub(super) fn insert(
     tx: &Transaction<'_>,
     center: ContactCenterId,
     c: &Campaign,
+    staged: Option<Staged>,
 ) -> rusqlite::Result<()> {
     let s = &c.settings;
     tx.prepare_cached(
         "INSERT INTO campaigns (contact_center_id, id, name, name_folded, status, strategy, dial_level,
             dial_level_override, max_dial_time, max_wait_time, max_dial_attempts, amd_enabled,
             amd_voicemail_message, caller_id_sets, use_local_caller_id, asr_optimization_enabled,
-            follow_up_mode, live, method, created_at, updated_at, body, body_version)
+            follow_up_mode, live, method, created_at, updated_at, body, body_version, import_id,
+            import_record, import_assigned)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                 ?22, ?23)",
+                 ?22, ?23, ?24, ?25, ?26)",
     )?
     .execute(params![
         center.get(),
@@ -232,110 +285,9 @@ pub(super) fn insert(
         c.updated_at.unix_millis(),
         String::from_utf8(c.get_body()).expect("JSON is UTF-8"),
         Campaign::BODY_VERSION,
+        staged.map(|s| s.import),
+        staged.map(|s| s.record),
+        staged.map(|s| s.assigned),
     ])?;
     Ok(())
-}
-
-/// Checks every record against the others and the stored campaigns, then
-/// inserts them all, or nothing.
-pub(super) fn import(
-    tx: &Transaction<'_>,
-    center: ContactCenterId,
-    records: Vec<CampaignDocument>,
-    progress: Option<&Progress>,
-) -> Result<ImportSummary> {
-    let next_id: i64 = tx
-        .query_row(
-            "SELECT next_campaign_id FROM contact_centers WHERE id = ?1",
-            [center.get()],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or(StoreError::NotFound("contact center"))?;
-
-    let mut problems = Vec::new();
-    let mut ids_seen: HashMap<i64, usize> = HashMap::new();
-    let mut names_seen: HashMap<&str, usize> = HashMap::new();
-    {
-        let mut id_taken = tx.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM campaigns WHERE contact_center_id = ?1 AND id = ?2)",
-        )?;
-        let mut name_taken = tx.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM campaigns WHERE contact_center_id = ?1 AND name = ?2)",
-        )?;
-        for (index, record) in records.iter().enumerate() {
-            let mut problem = |field: &str, message: String| {
-                problems.push(ImportProblem {
-                    index,
-                    field: field.to_owned(),
-                    message,
-                });
-            };
-            if let Some(id) = record.id {
-                if let Some(first) = ids_seen.insert(id.get(), index) {
-                    problem("id", format!("repeats the id of record {}", first + 1));
-                } else if id_taken
-                    .query_row(params![center.get(), id.get()], |r| r.get::<_, bool>(0))?
-                {
-                    problem(
-                        "id",
-                        format!("campaign {id} already exists in this contact center"),
-                    );
-                }
-            }
-            let name = record.settings.name.as_str();
-            if let Some(first) = names_seen.insert(name, index) {
-                problem("name", format!("repeats the name of record {}", first + 1));
-            } else if name_taken.query_row(params![center.get(), name], |r| r.get::<_, bool>(0))? {
-                problem("name", "has already been taken".to_owned());
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(StoreError::ImportRejected(problems));
-    }
-
-    let mut next = next_id.max(ids_seen.keys().max().map_or(0, |m| m + 1));
-    let now = Timestamp::now();
-    let mut range: Option<(CampaignId, CampaignId)> = None;
-    let count = records.len();
-    for (done, record) in records.into_iter().enumerate() {
-        let id = if let Some(id) = record.id {
-            id
-        } else {
-            let id = CampaignId::new(next)
-                .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
-            next += 1;
-            id
-        };
-        let created_at = record.created_at.unwrap_or(now);
-        let campaign = Campaign {
-            id,
-            status: record.status.unwrap_or(Status::Draft),
-            settings: record.settings,
-            created_at,
-            updated_at: record.updated_at.unwrap_or(now.max(created_at)),
-        };
-        insert(tx, center, &campaign)?;
-        range = Some(range.map_or((id, id), |(lo, hi)| (lo.min(id), hi.max(id))));
-        if let Some(progress) = progress
-            && (done + 1) % 1000 == 0
-        {
-            progress((done + 1) as u64);
-        }
-    }
-    tx.execute(
-        "UPDATE contact_centers SET next_campaign_id = max(next_campaign_id, ?2) WHERE id = ?1",
-        params![center.get(), range.map_or(0, |(_, hi)| hi.get() + 1)],
-    )?;
-    if count > 0 {
-        record_change(tx, Change::Campaigns(center))?;
-    }
-    if let Some(progress) = progress {
-        progress(count as u64);
-    }
-    Ok(ImportSummary {
-        imported: count,
-        id_range: range,
-    })
 }

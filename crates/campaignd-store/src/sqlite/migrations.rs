@@ -14,6 +14,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_rendered_body.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_staged_imports.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

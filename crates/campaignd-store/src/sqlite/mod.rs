@@ -2,17 +2,23 @@
 //! pool of readers.
 //!
 //! Every write runs in `BEGIN IMMEDIATE` on the writer connection, so
-//! writers queue on SQLite's lock (bounded by `busy_timeout`) instead of
-//! failing half-way with `SQLITE_BUSY` on upgrade. `synchronous=FULL` makes a
+//! writers queue on SQLite's lock (bounded by [`BUSY_TIMEOUT`]) instead of
+//! failing half-way with `SQLITE_BUSY` on upgrade. A waiting writer polls
+//! the lock every millisecond, and bulk writers (imports) pause between
+//! their short transactions, so a small write never waits behind a bulk one
+//! for more than one of its transactions. `synchronous=FULL` makes a
 //! commit durable before the caller hears of it. Readers never block the
 //! writer in WAL mode. rusqlite is synchronous, so each call runs on tokio's
 //! blocking pool, except point lookups by key, which take microseconds and
 //! run in place.
 
 mod campaigns;
+mod imports;
 mod keys;
 mod migrations;
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,20 +26,65 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use campaignd_model::{
-    ApiKeyId, Campaign, CampaignDocument, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
-    KeyHasher, SERVER_SECRET_LEN, Timestamp,
+    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash, KeyHasher,
+    SERVER_SECRET_LEN, Timestamp,
 };
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use crate::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportSummary,
-    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, Store, StoreError,
+    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportId,
+    ImportProblem, ImportRecord, ImportSummary, KeyGrant, MigrationReport, NewApiKey, Page,
+    Progress, Result, Store, StoreError,
 };
 
 /// How long a connection waits on a lock held by another before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a connection waiting on a lock tries again. SQLite's own
+/// busy handler backs off to 100 ms between tries, and a writer that
+/// commits and begins again at once can keep a waiter out for seconds;
+/// trying every millisecond finds the gap [`BULK_GAP`] leaves.
+const BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// The pause after each transaction of a bulk write, in which waiting
+/// writers take the lock.
+const BULK_GAP: Duration = Duration::from_millis(2);
+
+/// Longest [`Store::maintain`] spends finishing abandoned imports per call:
+/// the server's upkeep waits on it.
+const UPKEEP_BUDGET: Duration = Duration::from_millis(100);
+
+thread_local! {
+    /// When the current wait for a lock began on this thread.
+    static WAITING_SINCE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Waits [`BUSY_POLL`] and asks to try again, until `limit` has passed
+/// since this wait's first try (SQLite counts tries from 0 per wait).
+fn wait_for_lock(tries: i32, limit: Duration) -> bool {
+    let now = Instant::now();
+    if tries == 0 {
+        WAITING_SINCE.set(Some(now));
+    }
+    let since = WAITING_SINCE.get().unwrap_or(now);
+    if now.duration_since(since) >= limit {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
+
+/// The busy handler of every connection: [`wait_for_lock`] up to [`BUSY_TIMEOUT`].
+fn busy(tries: i32) -> bool {
+    wait_for_lock(tries, BUSY_TIMEOUT)
+}
+
+/// The busy handler for a checkpoint, which the next upkeep retries.
+fn busy_briefly(tries: i32) -> bool {
+    wait_for_lock(tries, Duration::from_millis(200))
+}
 
 /// Most reader connections open at once, by default.
 pub const DEFAULT_READERS: usize = 4;
@@ -73,6 +124,8 @@ struct Inner {
     /// log shows a write (from any process); point lookups do not reuse a
     /// read transaction that began before a bump.
     epoch: AtomicU64,
+    /// The lock files of the imports this store began and has not finished.
+    import_locks: Mutex<HashMap<ImportId, File>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -113,6 +166,7 @@ impl SqliteStore {
                 readers: Mutex::new(Readers::default()),
                 reader_free: std::sync::Condvar::new(),
                 epoch: AtomicU64::new(0),
+                import_locks: Mutex::new(HashMap::new()),
                 max_readers: readers,
                 blocking_reads: tokio::sync::Semaphore::new(readers - 1),
                 snapshot_reuse: SNAPSHOT_REUSE,
@@ -172,8 +226,8 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_handler(Some(busy)).map_err(map_err)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
@@ -353,13 +407,12 @@ impl Inner {
                 reader.end_snapshot();
             }
         }
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.busy_timeout(Duration::from_millis(200))
-            .map_err(map_err)?;
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.busy_handler(Some(busy_briefly)).map_err(map_err)?;
         let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
             r.get::<_, i64>(0)
         });
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        conn.busy_handler(Some(busy)).map_err(map_err)?;
         match result {
             // 0: done; 1: a reader or writer was in the way, next time.
             Ok(_) => Ok(()),
@@ -377,6 +430,115 @@ impl Inner {
         tx.commit().map_err(map_err)?;
         self.saw_write();
         Ok(value)
+    }
+
+    /// One transaction of a bulk write, then [`BULK_GAP`] without the lock.
+    /// Its commit is not synced to disk: the bulk write's last commit (a
+    /// publish, which is a plain [`Inner::write`]) syncs every frame before
+    /// it, and a crash before that loses only work that was never visible.
+    fn write_bulk<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let result = {
+            let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(map_err)?;
+            let result = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)
+                .and_then(|tx| {
+                    let value = f(&tx)?;
+                    tx.commit().map_err(map_err)?;
+                    Ok(value)
+                });
+            let restored = conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(map_err);
+            result.and_then(|value| restored.map(|()| value))
+        };
+        self.saw_write();
+        std::thread::sleep(BULK_GAP);
+        result
+    }
+
+    /// Steps an import to its end: settles or deletes its rows a range at a
+    /// time, reporting rows done, until it is gone or `budget` has passed.
+    /// Returns whether it is gone.
+    fn finish_import(
+        &self,
+        import: ImportId,
+        budget: Option<Duration>,
+        progress: Option<&Progress>,
+    ) -> Result<bool> {
+        let started = Instant::now();
+        let mut done = 0u64;
+        loop {
+            let (touched, gone) = self.write_bulk(|tx| imports::step(tx, import))?;
+            if gone {
+                return Ok(true);
+            }
+            done += touched as u64;
+            if let Some(progress) = progress {
+                progress(done);
+            }
+            if budget.is_some_and(|b| started.elapsed() >= b) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Finishes the imports whose owners are gone (their lock is free), for
+    /// up to `budget` in all.
+    fn reap_imports(&self, budget: Option<Duration>) -> Result<()> {
+        let started = Instant::now();
+        let ids = self.read(imports::all)?;
+        for id in ids {
+            if self.owns_import(id) {
+                continue;
+            }
+            let Some(lock) = imports::try_lock(&self.path, id)? else {
+                continue;
+            };
+            let left = budget.map(|b| b.saturating_sub(started.elapsed()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(());
+            }
+            if self.finish_import(id, left, None)? {
+                // Removed while locked: whoever opens it next finds no
+                // import and removes nothing of anyone's.
+                let _ = std::fs::remove_file(imports::lock_path(&self.path, id));
+            }
+            drop(lock);
+        }
+        Ok(())
+    }
+
+    fn owns_import(&self, id: ImportId) -> bool {
+        self.import_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+    }
+
+    /// An import of ours, or an error naming it.
+    fn check_owned(&self, id: ImportId) -> Result<()> {
+        if self.owns_import(id) {
+            Ok(())
+        } else {
+            Err(StoreError::Internal(format!(
+                "import {id} was not begun by this store, or is finished"
+            )))
+        }
+    }
+
+    /// Lets go of a finished import of ours.
+    fn release_import(&self, id: ImportId) {
+        let lock = self
+            .import_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if lock.is_some() {
+            let _ = std::fs::remove_file(imports::lock_path(&self.path, id));
+        }
     }
 }
 
@@ -465,8 +627,12 @@ fn center_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactCenter> {
     })
 }
 
+/// Campaigns are counted with the index alone, less the rows that
+/// unfinished imports hold (which they keep count of).
 const CENTER_SELECT: &str = "SELECT c.id, c.name, c.created_at,
-        (SELECT COUNT(*) FROM campaigns WHERE contact_center_id = c.id),
+        (SELECT COUNT(*) FROM campaigns WHERE contact_center_id = c.id)
+          - (SELECT coalesce(sum(staged), 0) FROM imports
+             WHERE contact_center_id = c.id AND state <> 'published'),
         (SELECT COUNT(*) FROM api_keys WHERE contact_center_id = c.id AND revoked_at IS NULL)
     FROM contact_centers c";
 
@@ -649,14 +815,76 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn import_campaigns(
+    async fn begin_import(&self, center: ContactCenterId) -> Result<ImportId> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            inner.reap_imports(None)?;
+            let path = inner.path.clone();
+            let (id, lock) = inner.write(|tx| {
+                let id = imports::begin(tx, center)?;
+                // Locked before the commit makes the import visible, so no
+                // reaper ever sees it unlocked.
+                let lock = imports::try_lock(&path, id)?.ok_or_else(|| {
+                    StoreError::Internal(format!("the lock of new import {id} is held"))
+                })?;
+                Ok((id, lock))
+            })?;
+            inner
+                .import_locks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, lock);
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn stage_import(
         &self,
-        center: ContactCenterId,
-        records: Vec<CampaignDocument>,
+        import: ImportId,
+        records: Vec<ImportRecord>,
+    ) -> Result<Vec<ImportProblem>> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            inner.check_owned(import)?;
+            inner.write_bulk(|tx| imports::stage(tx, import, records))
+        })
+        .await
+    }
+
+    async fn publish_import(
+        &self,
+        import: ImportId,
         progress: Option<Progress>,
     ) -> Result<ImportSummary> {
-        self.write(move |tx| campaigns::import(tx, center, records, progress.as_ref()))
-            .await
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            inner.check_owned(import)?;
+            let row = inner.write(|tx| imports::publish(tx, import))?;
+            // Visible now. Settling only speeds reads up, so a failure here
+            // is left to the next upkeep rather than reported as a failed
+            // import.
+            if inner.finish_import(import, None, progress.as_ref()).is_ok() {
+                inner.release_import(import);
+            }
+            Ok(imports::summary(&row))
+        })
+        .await
+    }
+
+    async fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            inner.check_owned(import)?;
+            inner.write(|tx| {
+                imports::set_state(tx, import, imports::State::Abandoned)?;
+                Ok(())
+            })?;
+            inner.finish_import(import, None, progress.as_ref())?;
+            inner.release_import(import);
+            Ok(())
+        })
+        .await
     }
 
     async fn latest_change(&self) -> Result<i64> {
@@ -678,11 +906,16 @@ impl Store for SqliteStore {
 
     async fn maintain(&self) -> Result<()> {
         let wal = std::fs::metadata(self.wal_path()).map_or(0, |m| m.len());
-        if wal <= self.inner.wal_limit {
-            return Ok(());
-        }
         let inner = Arc::clone(&self.inner);
-        run_blocking(move || inner.truncate_wal()).await
+        let wal_limit = inner.wal_limit;
+        run_blocking(move || {
+            inner.reap_imports(Some(UPKEEP_BUDGET))?;
+            if wal > wal_limit {
+                inner.truncate_wal()?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {

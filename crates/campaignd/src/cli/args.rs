@@ -191,9 +191,12 @@ pub(crate) enum CampaignCommand {
     ///
     /// Given ids, statuses and timestamps are kept; a missing id takes the
     /// next free id, missing timestamps the current time, a missing status
-    /// "draft". Every record is checked first; if any is invalid or clashes
-    /// with an existing id or name, nothing is imported and each problem is
-    /// reported by record number and field.
+    /// "draft". The input is read as a stream, so files of any size import
+    /// in little memory, and the campaigns appear all at once when the last
+    /// is written: if any record is invalid or clashes with an existing id
+    /// or name, or the command is interrupted, nothing is imported, and each
+    /// problem is reported by record number, line and field. Other commands
+    /// (a key revoke, say) and the server's writes go ahead while it runs.
     Import(ImportArgs),
     /// Export a contact center's campaigns as NDJSON, one per line, by id:
     /// the v4 form plus "live" and "method", ready for `campaign import`.

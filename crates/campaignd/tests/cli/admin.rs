@@ -188,11 +188,11 @@ fn invalid_records_are_refused_by_position_and_field_and_leave_nothing_behind() 
     assert_eq!(run.code(), 1);
     let err = run.stderr();
     assert!(
-        err.contains("record 2: dial_level: must be greater than 0 and at most 10"),
+        err.contains("record 2 (line 1): dial_level: must be greater than 0 and at most 10"),
         "{err}"
     );
     assert!(
-        err.contains("record 3: dial_levl: is not a campaign field"),
+        err.contains("record 3 (line 1): dial_levl: is not a campaign field"),
         "{err}"
     );
     assert!(!err.contains("record 1"), "{err}");
@@ -273,10 +273,12 @@ fn export_then_import_elsewhere_then_export_is_identical() {
             .iter()
             .map(|l| l["id"].as_i64().unwrap())
             .collect::<Vec<_>>(),
-        [3, 40, 41]
+        [3, 4, 40],
+        "a record without an id takes the next free one"
     );
-    assert_eq!(lines[1]["created_at"], "2026-02-01T06:00:00.000Z");
-    assert_eq!(lines[1]["dial_level"], 2.5);
+    assert_eq!(lines[1]["name"], "Bare");
+    assert_eq!(lines[2]["created_at"], "2026-02-01T06:00:00.000Z");
+    assert_eq!(lines[2]["dial_level"], 2.5);
     assert_eq!(lines[0]["dial_level"], json!(1));
 
     db.run_with_stdin(

@@ -1,18 +1,19 @@
 //! `campaignd campaign import|export`.
 
 use std::fmt::Write as _;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use campaignd_model::{CampaignDocument, CampaignView, SystemFields};
-use campaignd_store::{Progress, Store, StoreError};
+use campaignd_server::shutdown_signal;
+use campaignd_store::{IMPORT_BATCH, ImportRecord, Progress, Store};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
 
 use crate::cli::admin::center;
+use crate::cli::admin::records::{Position, Record, Records};
 use crate::cli::args::{ExportArgs, ImportArgs};
 
 /// Most problems printed before the rest are only counted.
@@ -21,159 +22,215 @@ const MAX_PROBLEMS_SHOWN: usize = 100;
 /// Campaigns read per export batch.
 const EXPORT_BATCH: u32 = 1000;
 
-/// Where a record came from, for messages: its number, and its line in NDJSON.
-#[derive(Debug, Clone, Copy)]
-struct Position {
-    record: usize,
-    line: Option<usize>,
-}
+/// Batches of parsed records the reader may run ahead of the writer.
+const BATCHES_AHEAD: usize = 4;
 
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "record {} (line {line})", self.record),
-            None => write!(f, "record {}", self.record),
-        }
-    }
-}
+/// One record as read and checked: its position, and the campaign or the
+/// problems that keep it out.
+type Parsed = (Position, Result<CampaignDocument, Vec<String>>);
 
-/// Splits input into JSON values: a JSON array, or NDJSON (one value per
-/// non-blank line). A value `{"campaign": {...}}` (a Get campaign response)
-/// is unwrapped.
-fn split_records(text: &str, problems: &mut Vec<String>) -> anyhow::Result<Vec<(Position, Value)>> {
-    let unwrap = |v: Value| match v {
-        Value::Object(mut map)
-            if map.len() == 1 && map.get("campaign").is_some_and(Value::is_object) =>
-        {
-            map.remove("campaign").expect("checked")
-        }
-        other => other,
-    };
-    if text.trim_start().starts_with('[') {
-        let values: Vec<Value> = serde_json::from_str(text)
-            .context("the input starts with '[' but is not a valid JSON array")?;
-        return Ok(values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    Position {
-                        record: i + 1,
-                        line: None,
-                    },
-                    unwrap(v),
-                )
-            })
-            .collect());
-    }
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let pos = Position {
-            record: out.len() + problems.len() + 1,
-            line: Some(i + 1),
+/// Reads and checks the input on a thread of its own, sending batches of
+/// [`IMPORT_BATCH`] records; stops early if the receiver is gone. Returns
+/// the error that stopped the read, if one did.
+fn read_records(
+    input: Box<dyn BufRead + Send>,
+    batches: tokio::sync::mpsc::Sender<Vec<Parsed>>,
+    bar: ProgressBar,
+) -> anyhow::Result<()> {
+    let mut records = Records::new(input);
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    while let Some(record) = records.next() {
+        let parsed = match record? {
+            Record::Invalid(pos, problem) => (pos, Err(vec![problem])),
+            Record::Value(pos, value) => (
+                pos,
+                CampaignDocument::parse(&value, SystemFields::Accept).map_err(|errors| {
+                    errors
+                        .iter()
+                        .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
+                        .collect()
+                }),
+            ),
         };
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => out.push((pos, unwrap(v))),
-            Err(e) => problems.push(format!("{pos}: not valid JSON ({e})")),
+        batch.push(parsed);
+        if batch.len() == IMPORT_BATCH {
+            bar.set_position(records.bytes_read());
+            if batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
+            }
         }
     }
-    Ok(out)
+    bar.set_position(records.bytes_read());
+    if !batch.is_empty() {
+        let _ = batches.blocking_send(batch);
+    }
+    Ok(())
 }
 
-fn read_input(path: &Path) -> anyhow::Result<String> {
-    let mut text = String::new();
+/// The input, buffered, and its length when it is a file.
+fn open_input(path: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
+    const BUFFER: usize = 256 * 1024;
     if path.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
+        return Ok((
+            Box::new(BufReader::with_capacity(BUFFER, std::io::stdin())),
+            None,
+        ));
+    }
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let len = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(BUFFER, file)), len))
+}
+
+/// The problems an import found: the first [`MAX_PROBLEMS_SHOWN`] kept for
+/// printing, the rest counted.
+#[derive(Default)]
+struct Problems {
+    shown: Vec<String>,
+    count: usize,
+}
+
+impl Problems {
+    fn add(&mut self, position: Position, problem: &str) {
+        self.count += 1;
+        if self.shown.len() < MAX_PROBLEMS_SHOWN {
+            self.shown.push(format!("{position}: {problem}"));
+        }
+    }
+
+    fn report(&self) {
+        eprintln!("refused records:");
+        for p in &self.shown {
+            eprintln!("  {p}");
+        }
+        if self.count > self.shown.len() {
+            eprintln!("  ... and {} more", self.count - self.shown.len());
+        }
+    }
+}
+
+fn progress_bar(len: Option<u64>, template: &str) -> ProgressBar {
+    let bar = len.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
+    let template = if len.is_some() {
+        format!("{template} {{bar:40}} {{percent}}% ({{eta}} left)")
     } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .with_context(|| format!("cannot read {}", path.display()))?;
-    }
-    Ok(text)
-}
-
-fn report_problems(problems: &[String]) {
-    for p in problems.iter().take(MAX_PROBLEMS_SHOWN) {
-        eprintln!("  {p}");
-    }
-    if problems.len() > MAX_PROBLEMS_SHOWN {
-        eprintln!("  ... and {} more", problems.len() - MAX_PROBLEMS_SHOWN);
-    }
-}
-
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
-        ))
-        .expect("valid template"),
-    );
+        format!("{template} {{spinner}} {{elapsed}}")
+    };
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
     bar
 }
 
-/// Validates every record, then imports them all in one transaction.
+/// How an import's read-and-stage loop ended.
+enum Ended {
+    /// All input read (with or without problems).
+    Read,
+    /// A signal asked the command to stop.
+    Interrupted,
+}
+
+/// Streams the input into a staged import, batch by batch, so memory stays
+/// flat and other writers get through between batches; publishes it only
+/// if every record was read and accepted, else removes what was staged.
 pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let center = center(store, &args.center).await?;
-    let text = read_input(&args.file)?;
-    let mut problems = Vec::new();
-    let values = split_records(&text, &mut problems)?;
-    drop(text);
+    let (input, len) = open_input(&args.file)?;
+    let bar = progress_bar(len, "importing");
+    let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+    let reader = tokio::task::spawn_blocking({
+        let bar = bar.clone();
+        move || read_records(input, sender, bar)
+    });
+    let import = store
+        .begin_import(center.id)
+        .await
+        .context("cannot start the import")?;
 
-    let mut positions = Vec::with_capacity(values.len());
-    let mut records = Vec::with_capacity(values.len());
-    for (pos, value) in values {
-        match CampaignDocument::parse(&value, SystemFields::Accept) {
-            Ok(doc) => {
-                positions.push(pos);
-                records.push(doc);
-            }
-            Err(errors) => {
-                for (field, messages) in errors.iter() {
-                    for m in messages {
-                        problems.push(format!("{pos}: {field}: {m}"));
+    let mut problems = Problems::default();
+    let mut read = 0usize;
+    let stop = shutdown_signal()?;
+    tokio::pin!(stop);
+    let staged: anyhow::Result<Ended> = async {
+        loop {
+            let batch = tokio::select! {
+                batch = batches.recv() => batch,
+                () = &mut stop => return Ok(Ended::Interrupted),
+            };
+            let Some(batch) = batch else {
+                return Ok(Ended::Read);
+            };
+            read += batch.len();
+            let mut positions = Vec::with_capacity(batch.len());
+            let mut records = Vec::with_capacity(batch.len());
+            for (position, parsed) in batch {
+                match parsed {
+                    Ok(document) => {
+                        positions.push(position);
+                        records.push(ImportRecord {
+                            index: position.record - 1,
+                            document,
+                        });
                     }
+                    Err(found) => found.iter().for_each(|p| problems.add(position, p)),
                 }
+            }
+            let refused = store
+                .stage_import(import, records)
+                .await
+                .context("cannot write the campaigns")?;
+            for conflict in refused {
+                let at = positions.partition_point(|p| p.record - 1 < conflict.index);
+                let position = positions[at];
+                problems.add(position, &format!("{}: {}", conflict.field, conflict.message));
             }
         }
     }
-    if !problems.is_empty() {
-        eprintln!("invalid records:");
-        report_problems(&problems);
-        anyhow::bail!("nothing was imported: {} problem(s) found", problems.len());
+    .await;
+    // Dropping the receiver ends the reader if it is still going.
+    drop(batches);
+    let read_error = match reader.await {
+        Ok(result) => result.err(),
+        Err(e) => Some(anyhow::anyhow!("the reader failed: {e}")),
+    };
+    bar.finish_and_clear();
+
+    let failure = match (staged, read_error) {
+        (Err(e), _) => Some(e),
+        (Ok(Ended::Interrupted), _) => Some(anyhow::anyhow!("interrupted")),
+        (Ok(Ended::Read), Some(e)) => Some(e),
+        (Ok(Ended::Read), None) if problems.count > 0 => {
+            problems.report();
+            Some(anyhow::anyhow!("{} problem(s) found", problems.count))
+        }
+        (Ok(Ended::Read), None) => None,
+    };
+    if let Some(failure) = failure {
+        let bar = progress_bar(None, "removing the staged campaigns");
+        let sink = bar.clone();
+        let progress: Progress = Arc::new(move |_| sink.tick());
+        let removed = store.abandon_import(import, Some(progress)).await;
+        bar.finish_and_clear();
+        if let Err(e) = removed {
+            // Still invisible; the next import or the server's upkeep
+            // removes what is left.
+            eprintln!("warning: the staged campaigns are not all removed yet: {e}");
+        }
+        return Err(failure.context("nothing was imported"));
     }
-    if records.is_empty() {
+    if read == 0 {
+        store.abandon_import(import, None).await?;
         eprintln!("no campaigns in the input; nothing to import");
         return Ok(());
     }
 
-    let bar = progress_bar(records.len() as u64, "importing");
+    let bar = progress_bar(None, "finishing");
     let sink = bar.clone();
-    let progress: Progress = Arc::new(move |n| sink.set_position(n));
-    let result = store
-        .import_campaigns(center.id, records, Some(progress))
-        .await;
+    let progress: Progress = Arc::new(move |_| sink.tick());
+    let summary = store
+        .publish_import(import, Some(progress))
+        .await
+        .context("the import failed; nothing was imported")?;
     bar.finish_and_clear();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(StoreError::ImportRejected(conflicts)) => {
-            let lines: Vec<String> = conflicts
-                .iter()
-                .map(|c| format!("{}: {}: {}", positions[c.index], c.field, c.message))
-                .collect();
-            eprintln!("conflicting records:");
-            report_problems(&lines);
-            anyhow::bail!("nothing was imported: {} conflict(s) found", lines.len());
-        }
-        Err(e) => return Err(e).context("the import failed; nothing was imported"),
-    };
     let mut msg = format!(
         "imported {} campaign(s) into {:?}",
         summary.imported,
@@ -213,7 +270,7 @@ pub(crate) async fn export(store: &dyn Store, args: &ExportArgs) -> anyhow::Resu
             ));
             let file = std::fs::File::create(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
-            let bar = progress_bar(center.campaigns, "exporting");
+            let bar = progress_bar(Some(center.campaigns), "exporting");
             let result = write_all(store, &center, BufWriter::new(&file), Some(&bar)).await;
             bar.finish_and_clear();
             let finished = result.and_then(|n| {

@@ -3,6 +3,7 @@
 pub(crate) mod campaigns;
 pub(crate) mod centers;
 pub(crate) mod keys;
+mod records;
 
 use anyhow::Context as _;
 use campaignd_model::ContactCenterName;
