@@ -46,21 +46,27 @@ where
     }
 }
 
-/// A server with the documented campaign 3, the id of a `campaigns.read`
-/// key, and a client with that key, which has just read campaign 3.
-async fn a_server_and_a_working_key() -> (TestServer, campaignd_model::ApiKeyId, Client) {
+/// A server with the documented campaign 3 in center "acme", the id of a
+/// `campaigns.read` key, and a client with that key, which has just read
+/// campaign 3.
+async fn a_server_and_a_working_key() -> (
+    TestServer,
+    campaignd_model::ContactCenterId,
+    campaignd_model::ApiKeyId,
+    Client,
+) {
     let server = TestServer::start().await;
     let center = server.center("acme").await;
     server.import_example(center).await;
     let (key, info) = server.key(center, &[Scope::CampaignsRead]).await;
     let client = server.client(&key);
     assert_eq!(client.get_campaign(3).await.unwrap().id, 3);
-    (server, info.id, client)
+    (server, center, info.id, client)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
-    let (server, key_id, client) = a_server_and_a_working_key().await;
+    let (server, _, key_id, client) = a_server_and_a_working_key().await;
     let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     out.ok();
     within(
@@ -102,7 +108,7 @@ async fn campaigns_imported_by_the_binary_show_in_cached_reads_within_a_second()
 /// reaches the server within a second of landing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
-    let (server, key_id, client) = a_server_and_a_working_key().await;
+    let (server, _, key_id, client) = a_server_and_a_working_key().await;
     let holder = rusqlite::Connection::open(server.database_path()).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
@@ -124,4 +130,89 @@ async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
         || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
     )
     .await;
+}
+
+/// NDJSON of campaigns named `Bulk {from}` to `Bulk {to - 1}`.
+fn bulk(from: usize, to: usize) -> String {
+    (from..to)
+        .map(|i| format!("{{\"name\": \"Bulk {i}\"}}\n"))
+        .collect()
+}
+
+/// Rows an unfinished import has staged so far.
+fn staged_rows(database: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(database)
+        .unwrap()
+        .query_row("SELECT coalesce(sum(staged), 0) FROM imports", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// An import in the middle of its input (held there: its standard input
+/// stays open) does not hold the write lock: a revoke from another process
+/// lands and takes effect while it runs, its staged campaigns stay out of
+/// sight, and it then finishes with all of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
+    use std::io::Write as _;
+    let (server, center, key_id, client) = a_server_and_a_working_key().await;
+    let watcher = server.client(&server.reader(center).await);
+    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["campaign", "import", "--center", "acme", "-"])
+        .env("CAMPAIGND_DATABASE_URL", server.database_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = import.stdin.take().unwrap();
+    input.write_all(bulk(0, 5000).as_bytes()).unwrap();
+    input.flush().unwrap();
+    let database = server.database_path().to_owned();
+    within(Duration::from_secs(60), "the import staged nothing", || {
+        let database = database.clone();
+        async move { staged_rows(&database) >= 1000 }
+    })
+    .await;
+
+    let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
+    out.ok();
+    within(
+        Duration::from_secs(1),
+        "the revoked key still works",
+        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
+    )
+    .await;
+    assert!(
+        import.try_wait().unwrap().is_none(),
+        "the import is still waiting for input"
+    );
+    let filter = campaignd_client::CampaignFilter::new();
+    assert_eq!(
+        watcher.list_campaigns(&filter).await.unwrap().total,
+        1,
+        "staged campaigns are not visible"
+    );
+
+    input.write_all(bulk(5000, 10_000).as_bytes()).unwrap();
+    drop(input);
+    let done = tokio::task::spawn_blocking(move || import.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout.contains("imported 10000 campaign(s)"), "{stdout}");
+    within(
+        Duration::from_secs(1),
+        "the published campaigns are not visible",
+        || async { watcher.list_campaigns(&filter).await.unwrap().total == 10_001 },
+    )
+    .await;
+    assert_eq!(staged_rows(&database), 0);
 }
