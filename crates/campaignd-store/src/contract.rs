@@ -498,7 +498,11 @@ pub async fn import_reports_progress(store: &dyn Store) {
 pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
     let acme = center(store, "acme").await;
     store
-        .import_campaigns(acme.id, vec![doc(json!({"id": 1, "name": "visible"}))], None)
+        .import_campaigns(
+            acme.id,
+            vec![doc(json!({"id": 1, "name": "visible"}))],
+            None,
+        )
         .await
         .unwrap();
     let logged = store.latest_change().await.unwrap();
@@ -535,9 +539,19 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
         page.total
     };
     assert!(store.get_campaign(acme.id, two).await.unwrap().is_none());
-    assert!(store.get_campaign_body(acme.id, three).await.unwrap().is_none());
+    assert!(
+        store
+            .get_campaign_body(acme.id, three)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(visible().await, 1);
-    assert_eq!(store.latest_change().await.unwrap(), logged, "staging logs nothing");
+    assert_eq!(
+        store.latest_change().await.unwrap(),
+        logged,
+        "staging logs nothing"
+    );
 
     // A second import meets the first one's ids and names.
     let other = store.begin_import(acme.id).await.unwrap();
@@ -561,7 +575,11 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
     assert_eq!(summary.id_range, Some((two, three)));
     assert_eq!(visible().await, 3);
     assert!(store.get_campaign(acme.id, two).await.unwrap().is_some());
-    let body = store.get_campaign_body(acme.id, three).await.unwrap().unwrap();
+    let body = store
+        .get_campaign_body(acme.id, three)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(String::from_utf8(body).unwrap().contains("staged three"));
     let changes = store.changes_since(logged, 10).await.unwrap();
     assert_eq!(
@@ -584,17 +602,32 @@ pub async fn an_abandoned_import_leaves_nothing_and_frees_its_names(store: &dyn 
             document: doc(json!({"name": format!("c{i}")})),
         })
         .collect();
-    assert!(store.stage_import(import, records).await.unwrap().is_empty());
+    assert!(
+        store
+            .stage_import(import, records)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.abandon_import(import, None).await.unwrap();
     assert_eq!(store.list_contact_centers().await.unwrap()[0].campaigns, 0);
-    assert!(store.campaigns_after(acme.id, None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .campaigns_after(acme.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let summary = store
         .import_campaigns(acme.id, vec![doc(json!({"name": "c7"}))], None)
         .await
         .unwrap();
     assert_eq!(summary.imported, 1);
     let (lo, _) = summary.id_range.unwrap();
-    assert!(lo.get() > 2500, "ids of an abandoned import are not reused: {lo}");
+    assert!(
+        lo.get() > 2500,
+        "ids of an abandoned import are not reused: {lo}"
+    );
     assert_eq!(store.list_contact_centers().await.unwrap()[0].campaigns, 1);
 }
 

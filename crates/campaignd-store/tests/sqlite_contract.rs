@@ -124,7 +124,13 @@ async fn an_import_whose_owner_is_gone_is_removed_by_upkeep() {
             .unwrap(),
         })
         .collect();
-    assert!(owner.stage_import(import, records).await.unwrap().is_empty());
+    assert!(
+        owner
+            .stage_import(import, records)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A server beside the import leaves it alone while its owner lives.
     let server = SqliteStore::open(&path).unwrap();
@@ -151,6 +157,9 @@ async fn an_import_whose_owner_is_gone_is_removed_by_upkeep() {
         campaignd_model::SystemFields::Accept,
     )
     .unwrap();
-    server.import_campaigns(center, vec![doc], None).await.unwrap();
+    server
+        .import_campaigns(center, vec![doc], None)
+        .await
+        .unwrap();
     assert_eq!(server.list_contact_centers().await.unwrap()[0].campaigns, 1);
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use campaignd_model::{
-    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash,
-    SERVER_SECRET_LEN, Timestamp,
+    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash, SERVER_SECRET_LEN,
+    Timestamp,
 };
 use campaignd_store::{
     ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportId,

@@ -398,7 +398,13 @@ impl Freshness {
 
     /// True while the caches may be used.
     pub(crate) fn is_fresh(&self) -> bool {
-        (self.epoch.elapsed().as_millis() as u64) < self.valid_until_ms.load(Ordering::Acquire)
+        self.is_fresh_at(Instant::now())
+    }
+
+    /// Whether the caches may be used at `at`.
+    fn is_fresh_at(&self, at: Instant) -> bool {
+        (at.saturating_duration_since(self.epoch).as_millis() as u64)
+            < self.valid_until_ms.load(Ordering::Acquire)
     }
 }
 
@@ -509,10 +515,17 @@ mod tests {
     #[test]
     fn freshness_lapses_without_polls() {
         let f = Freshness::new(Duration::from_millis(50));
-        assert!(!f.is_fresh());
-        f.confirm(Instant::now());
-        assert!(f.is_fresh());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(!f.is_fresh());
+        assert!(!f.is_fresh(), "never polled");
+        let polled = Instant::now();
+        f.confirm(polled);
+        assert!(f.is_fresh_at(polled));
+        assert!(f.is_fresh_at(polled + Duration::from_millis(48)));
+        assert!(!f.is_fresh_at(polled + Duration::from_millis(51)));
+        // A later poll extends it; an earlier one (finishing late) does not
+        // shorten it.
+        f.confirm(polled + Duration::from_millis(40));
+        assert!(f.is_fresh_at(polled + Duration::from_millis(80)));
+        f.confirm(polled);
+        assert!(f.is_fresh_at(polled + Duration::from_millis(80)));
     }
 }

@@ -92,15 +92,15 @@ impl std::future::Future for Check<'_> {
 
 impl RateLimiter for LocalLimiter {
     fn check(&self, subject: Subject) -> Check<'_> {
-        Check::Ready(self.decide(subject, true))
+        Check::Ready(self.decide(subject, true, Instant::now()))
     }
 
     fn peek(&self, subject: Subject) -> Check<'_> {
-        Check::Ready(self.decide(subject, false))
+        Check::Ready(self.decide(subject, false, Instant::now()))
     }
 
     fn prune(&self) {
-        LocalLimiter::prune(self);
+        self.prune_at(Instant::now());
     }
 }
 
@@ -139,29 +139,33 @@ impl LocalLimiter {
         }
     }
 
-    fn now_ns(&self) -> u64 {
-        // Offset by one interval so a fresh subject's TAT (0) is never ahead.
-        self.epoch.elapsed().as_nanos() as u64 + self.tolerance_ns + self.interval_ns
+    /// `at` on the limiter's clock: nanoseconds since its epoch, offset by
+    /// one interval so a fresh subject's TAT (0) is never ahead. Tests pass
+    /// instants of their own; the server passes the present.
+    fn ns_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64
+            + self.tolerance_ns
+            + self.interval_ns
     }
 
     fn shard(&self, subject: &Subject) -> &Mutex<Map<Subject, u64>> {
         &self.shards[(self.hasher.hash_one(subject) as usize) % SHARDS]
     }
 
-    /// Spends one request of `subject`'s budget if it has one.
+    /// Spends one request of `subject`'s budget if it has one, at `at`.
     #[cfg(test)]
-    pub(crate) fn check(&self, subject: Subject) -> Decision {
-        self.decide(subject, true)
+    pub(crate) fn check_at(&self, subject: Subject, at: Instant) -> Decision {
+        self.decide(subject, true, at)
     }
 
-    /// Reports `subject`'s budget without spending it.
+    /// Reports `subject`'s budget at `at` without spending it.
     #[cfg(test)]
-    pub(crate) fn peek(&self, subject: Subject) -> Decision {
-        self.decide(subject, false)
+    pub(crate) fn peek_at(&self, subject: Subject, at: Instant) -> Decision {
+        self.decide(subject, false, at)
     }
 
-    fn decide(&self, subject: Subject, spend: bool) -> Decision {
-        let now = self.now_ns();
+    fn decide(&self, subject: Subject, spend: bool, at: Instant) -> Decision {
+        let now = self.ns_at(at);
         let mut shard = self
             .shard(&subject)
             .lock()
@@ -193,9 +197,10 @@ impl LocalLimiter {
         }
     }
 
-    /// Forgets subjects whose buckets are full again, bounding memory.
-    pub(crate) fn prune(&self) {
-        let now = self.now_ns();
+    /// Forgets subjects whose buckets are full again at `at`, bounding
+    /// memory.
+    pub(crate) fn prune_at(&self, at: Instant) {
+        let now = self.ns_at(at);
         for shard in &self.shards {
             shard
                 .lock()
@@ -222,31 +227,24 @@ mod tests {
 
     #[test]
     fn a_fresh_subject_gets_exactly_its_burst() {
-        // One request per 1000 s: nothing refills during the test.
-        let l = LocalLimiter::new(Quota {
-            per_second: NonZeroU32::new(1).unwrap(),
-            burst: NonZeroU32::new(5).unwrap(),
-        });
-        let slow = LocalLimiter {
-            interval_ns: 1_000_000_000_000,
-            tolerance_ns: 4_000_000_000_000,
-            ..l
-        };
+        // Every check at one instant: nothing refills in between.
+        let slow = limiter(1, 5);
+        let t0 = Instant::now();
         let mut remaining = Vec::new();
         for _ in 0..5 {
-            let d = slow.check(key(1));
+            let d = slow.check_at(key(1), t0);
             assert!(d.allowed);
             remaining.push(d.remaining);
         }
         assert_eq!(remaining, [4, 3, 2, 1, 0]);
-        let refused = slow.check(key(1));
+        let refused = slow.check_at(key(1), t0);
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
-        assert!(refused.retry_after > Duration::from_secs(999));
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
         // Another subject is unaffected.
-        assert!(slow.check(key(2)).allowed);
+        assert!(slow.check_at(key(2), t0).allowed);
         assert!(
-            slow.check(Subject::Address("127.0.0.1".parse().unwrap()))
+            slow.check_at(Subject::Address("127.0.0.1".parse().unwrap()), t0)
                 .allowed
         );
     }
@@ -254,30 +252,35 @@ mod tests {
     #[test]
     fn peeking_spends_nothing() {
         let l = limiter(1, 2);
-        assert_eq!(l.peek(key(1)).remaining, 2);
-        assert_eq!(l.peek(key(1)).remaining, 2);
-        assert_eq!(l.check(key(1)).remaining, 1);
-        assert_eq!(l.peek(key(1)).remaining, 1);
+        let t0 = Instant::now();
+        assert_eq!(l.peek_at(key(1), t0).remaining, 2);
+        assert_eq!(l.peek_at(key(1), t0).remaining, 2);
+        assert_eq!(l.check_at(key(1), t0).remaining, 1);
+        assert_eq!(l.peek_at(key(1), t0).remaining, 1);
     }
 
     #[test]
     fn the_bucket_refills_at_the_rate() {
         let l = limiter(1000, 1);
-        assert!(l.check(key(1)).allowed);
-        let refused = l.check(key(1));
+        let t0 = Instant::now();
+        assert!(l.check_at(key(1), t0).allowed);
+        let refused = l.check_at(key(1), t0);
         assert!(!refused.allowed);
-        assert!(refused.retry_after <= Duration::from_millis(1));
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(l.check(key(1)).allowed);
+        assert_eq!(refused.retry_after, Duration::from_millis(1));
+        assert!(!l.check_at(key(1), t0 + Duration::from_micros(999)).allowed);
+        assert!(l.check_at(key(1), t0 + Duration::from_millis(1)).allowed);
     }
 
     #[test]
     fn prune_forgets_full_buckets_only() {
         let l = limiter(1000, 1);
-        l.check(key(1));
-        std::thread::sleep(Duration::from_millis(3));
-        l.check(key(2));
-        l.prune();
+        let t0 = Instant::now();
+        l.check_at(key(1), t0);
+        let later = t0 + Duration::from_millis(3);
+        l.check_at(key(2), later);
+        // Key 1's bucket refilled 2 ms before `later`; key 2's is still
+        // spent.
+        l.prune_at(later);
         let kept: usize = l.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert_eq!(kept, 1);
     }

@@ -219,15 +219,24 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"));
 }
 
+/// A request in flight when shutdown begins is answered. The handler says
+/// when it has started and finishes only once the server has stopped
+/// accepting (so shutdown is under way): no sleep decides the order.
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
     let app = Router::new().route(
         "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            "done"
+        get({
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            move || async move {
+                started.notify_one();
+                release.notified().await;
+                "done"
+            }
         }),
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -243,8 +252,18 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let in_flight =
         tokio::spawn(async move { client.get(format!("http://{addr}/slow")).send().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    started.notified().await;
     tx.send(()).unwrap();
+    // Shutdown is under way once new connections are refused.
+    let refusing = Instant::now();
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            refusing.elapsed() < Duration::from_secs(30),
+            "still accepting after shutdown began"
+        );
+        tokio::task::yield_now().await;
+    }
+    release.notify_one();
     let reply = in_flight
         .await
         .unwrap()

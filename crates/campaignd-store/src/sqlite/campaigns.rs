@@ -101,13 +101,19 @@ pub(super) fn get(
 
 /// A row by its `row_id`, whatever import holds it.
 pub(super) fn by_row(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<Campaign>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM campaigns WHERE row_id = ?1"))?
-        .query_row([row_id], from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE row_id = ?1"
+    ))?
+    .query_row([row_id], from_row)
+    .optional()
 }
 
 /// Gives a row `campaign`'s id, with the body rendered for it.
-pub(super) fn set_id(tx: &Transaction<'_>, row_id: i64, campaign: &Campaign) -> rusqlite::Result<()> {
+pub(super) fn set_id(
+    tx: &Transaction<'_>,
+    row_id: i64,
+    campaign: &Campaign,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE campaigns SET id = ?2, body = ?3, body_version = ?4 WHERE row_id = ?1",
     )?

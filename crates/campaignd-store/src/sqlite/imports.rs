@@ -107,7 +107,10 @@ pub(super) fn hides(conn: &Connection, import_id: Option<i64>) -> rusqlite::Resu
 
 /// Whether a contact center has rows hidden by an unpublished import, so its
 /// listings must filter them out.
-pub(super) fn center_has_hidden(conn: &Connection, center: ContactCenterId) -> rusqlite::Result<bool> {
+pub(super) fn center_has_hidden(
+    conn: &Connection,
+    center: ContactCenterId,
+) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM imports WHERE contact_center_id = ?1 AND state <> 'published' AND staged > 0)",
     )?
@@ -136,7 +139,10 @@ pub(super) fn try_lock(database: &Path, id: ImportId) -> Result<Option<File>> {
         .write(true)
         .open(&path)
         .map_err(|e| {
-            StoreError::Unavailable(format!("cannot open the import lock {}: {e}", path.display()))
+            StoreError::Unavailable(format!(
+                "cannot open the import lock {}: {e}",
+                path.display()
+            ))
         })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
@@ -194,7 +200,8 @@ fn holder(
 
 const HOLDER_OF_ID: &str = "SELECT row_id, import_id, import_record, import_assigned FROM campaigns
     WHERE contact_center_id = ?1 AND id = ?2";
-const HOLDER_OF_NAME: &str = "SELECT row_id, import_id, import_record, import_assigned FROM campaigns
+const HOLDER_OF_NAME: &str =
+    "SELECT row_id, import_id, import_record, import_assigned FROM campaigns
     WHERE contact_center_id = ?1 AND name = ?2";
 
 /// What holding a key means for a record of import `ours`.
@@ -380,7 +387,11 @@ pub(super) fn publish(tx: &Transaction<'_>, import: ImportId) -> Result<Import> 
     Ok(row)
 }
 
-pub(super) fn set_state(tx: &Transaction<'_>, import: ImportId, state: State) -> rusqlite::Result<()> {
+pub(super) fn set_state(
+    tx: &Transaction<'_>,
+    import: ImportId,
+    state: State,
+) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE imports SET state = ?2 WHERE id = ?1",
         params![import.0, state.as_str()],
@@ -419,8 +430,10 @@ pub(super) fn step(tx: &Transaction<'_>, import: ImportId) -> Result<(i64, bool)
     } as i64;
     // Settled rows are visible and counted like any other; the count of
     // hidden rows (which listings subtract) falls as rows are deleted.
-    tx.prepare_cached("UPDATE imports SET first_row = ?2, staged = max(staged - ?3, 0) WHERE id = ?1")?
-        .execute(params![import.0, end, touched])?;
+    tx.prepare_cached(
+        "UPDATE imports SET first_row = ?2, staged = max(staged - ?3, 0) WHERE id = ?1",
+    )?
+    .execute(params![import.0, end, touched])?;
     Ok((touched, false))
 }
 

@@ -553,9 +553,17 @@ fn an_import_killed_midway_leaves_all_or_nothing_and_an_intact_database() {
         "{rows} of {count} campaigns visible"
     );
     if rows == 0 {
-        let again = db.run(&["campaign", "import", "--center", "acme", file.to_str().unwrap()]);
+        let again = db.run(&[
+            "campaign",
+            "import",
+            "--center",
+            "acme",
+            file.to_str().unwrap(),
+        ]);
         assert!(
-            again.stdout().contains(&format!("imported {count} campaign(s)")),
+            again
+                .stdout()
+                .contains(&format!("imported {count} campaign(s)")),
             "{}{}",
             again.stdout(),
             again.stderr()

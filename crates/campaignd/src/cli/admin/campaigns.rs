@@ -47,7 +47,9 @@ fn read_records(
                 CampaignDocument::parse(&value, SystemFields::Accept).map_err(|errors| {
                     errors
                         .iter()
-                        .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
+                        .flat_map(|(field, messages)| {
+                            messages.iter().map(move |m| format!("{field}: {m}"))
+                        })
                         .collect()
                 }),
             ),
@@ -181,7 +183,10 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
             for conflict in refused {
                 let at = positions.partition_point(|p| p.record - 1 < conflict.index);
                 let position = positions[at];
-                problems.add(position, &format!("{}: {}", conflict.field, conflict.message));
+                problems.add(
+                    position,
+                    &format!("{}: {}", conflict.field, conflict.message),
+                );
             }
         }
     }
