@@ -59,8 +59,24 @@ def one_round(n, work, port):
     key_id = json.loads(run(BIN, "key", "list", "--center", "bench", "--json", env=env))[0]["id"]
     server = subprocess.Popen(
         [BIN, "serve", "--listen", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    server.stdout.readline()
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return measure(n, work, port, env, db, server, key, watcher, key_id)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def measure(n, work, port, env, db, server, key, watcher, key_id):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if status(port, "/healthz", key)[0] == 200:
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("the server never answered")
+            time.sleep(0.01)
     assert status(port, "/api/v4/campaigns?limit=1", key)[0] == 200
 
     started = time.monotonic()
@@ -73,7 +89,7 @@ def one_round(n, work, port):
             raise SystemExit("the import ended before a tenth was staged")
         time.sleep(0.01)
     body = status(port, "/api/v4/campaigns?limit=1", watcher)[1]
-    leaked |= json.loads(body)["meta"]["total"] != 0
+    leaked |= json.loads(body)["metadata"]["total"] != 0
 
     t0 = time.monotonic()
     revoke = subprocess.run([BIN, "key", "revoke", str(key_id)], env=env, capture_output=True, text=True)
@@ -86,13 +102,11 @@ def one_round(n, work, port):
     unauthorized_s = time.monotonic() - t1
     still_importing = importer.poll() is None
     body = status(port, "/api/v4/campaigns?limit=1", watcher)[1]
-    leaked |= still_importing and json.loads(body)["meta"]["total"] != 0
+    leaked |= still_importing and json.loads(body)["metadata"]["total"] != 0
 
     out, err = importer.communicate()
     import_s = time.monotonic() - started
-    total = json.loads(status(port, "/api/v4/campaigns?limit=1", watcher)[1])["meta"]["total"]
-    server.terminate()
-    server.wait()
+    total = json.loads(status(port, "/api/v4/campaigns?limit=1", watcher)[1])["metadata"]["total"]
     return {
         "revoke_s": revoke_s,
         "revoke_exit": revoke.returncode,
