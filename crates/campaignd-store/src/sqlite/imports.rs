@@ -268,22 +268,22 @@ pub(super) fn stage(
         // A given id held by a row this import assigned an id to: that row
         // moves to the next free id, since given ids are kept.
         let mut displaced = None;
-        if let Some(id) = document.id {
-            if let Some(h) = holder(tx, HOLDER_OF_ID, center, &id.get())? {
-                match held(tx, import, &h)? {
-                    Held::Repeated(_) if h.assigned => displaced = Some(h.row_id),
-                    Held::Repeated(first) => {
-                        problem("id", format!("repeats the id of record {}", first + 1));
-                    }
-                    Held::OtherImport => problem(
-                        "id",
-                        format!("campaign {id} is being written by another import"),
-                    ),
-                    Held::Taken => problem(
-                        "id",
-                        format!("campaign {id} already exists in this contact center"),
-                    ),
+        if let Some(id) = document.id
+            && let Some(h) = holder(tx, HOLDER_OF_ID, center, &id.get())?
+        {
+            match held(tx, import, &h)? {
+                Held::Repeated(_) if h.assigned => displaced = Some(h.row_id),
+                Held::Repeated(first) => {
+                    problem("id", format!("repeats the id of record {}", first + 1));
                 }
+                Held::OtherImport => problem(
+                    "id",
+                    format!("campaign {id} is being written by another import"),
+                ),
+                Held::Taken => problem(
+                    "id",
+                    format!("campaign {id} already exists in this contact center"),
+                ),
             }
         }
         let name = document.settings.name.as_str();
@@ -307,14 +307,13 @@ pub(super) fn stage(
             note_row(row_id, next);
             next += 1;
         }
-        let id = match document.id {
-            Some(id) => id,
-            None => {
-                let id = CampaignId::new(next)
-                    .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
-                next += 1;
-                id
-            }
+        let id = if let Some(id) = document.id {
+            id
+        } else {
+            let id = CampaignId::new(next)
+                .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
+            next += 1;
+            id
         };
         next = next.max(id.get() + 1);
         let created_at = document.created_at.unwrap_or(now);

@@ -134,9 +134,11 @@ async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
 
 /// NDJSON of campaigns named `Bulk {from}` to `Bulk {to - 1}`.
 fn bulk(from: usize, to: usize) -> String {
-    (from..to)
-        .map(|i| format!("{{\"name\": \"Bulk {i}\"}}\n"))
-        .collect()
+    use std::fmt::Write as _;
+    (from..to).fold(String::new(), |mut out, i| {
+        let _ = writeln!(out, "{{\"name\": \"Bulk {i}\"}}");
+        out
+    })
 }
 
 /// Rows an unfinished import has staged so far.
@@ -169,8 +171,8 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
     let mut input = import.stdin.take().unwrap();
     input.write_all(bulk(0, 5000).as_bytes()).unwrap();
     input.flush().unwrap();
-    let database = server.database_path().to_owned();
-    within(Duration::from_secs(60), "the import staged nothing", || {
+    let database = server.database_path().clone();
+    within(Duration::from_mins(1), "the import staged nothing", || {
         let database = database.clone();
         async move { staged_rows(&database) >= 1000 }
     })

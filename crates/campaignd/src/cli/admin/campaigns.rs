@@ -34,8 +34,8 @@ type Parsed = (Position, Result<CampaignDocument, Vec<String>>);
 /// the error that stopped the read, if one did.
 fn read_records(
     input: Box<dyn BufRead + Send>,
-    batches: tokio::sync::mpsc::Sender<Vec<Parsed>>,
-    bar: ProgressBar,
+    batches: &tokio::sync::mpsc::Sender<Vec<Parsed>>,
+    bar: &ProgressBar,
 ) -> anyhow::Result<()> {
     let mut records = Records::new(input);
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
@@ -141,7 +141,7 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
     let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
     let reader = tokio::task::spawn_blocking({
         let bar = bar.clone();
-        move || read_records(input, sender, bar)
+        move || read_records(input, &sender, &bar)
     });
     let import = store
         .begin_import(center.id)
@@ -200,9 +200,8 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
     bar.finish_and_clear();
 
     let failure = match (staged, read_error) {
-        (Err(e), _) => Some(e),
+        (Err(e), _) | (Ok(Ended::Read), Some(e)) => Some(e),
         (Ok(Ended::Interrupted), _) => Some(anyhow::anyhow!("interrupted")),
-        (Ok(Ended::Read), Some(e)) => Some(e),
         (Ok(Ended::Read), None) if problems.count > 0 => {
             problems.report();
             Some(anyhow::anyhow!("{} problem(s) found", problems.count))

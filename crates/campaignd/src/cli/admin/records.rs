@@ -63,7 +63,7 @@ pub(crate) struct Records<R> {
     format: Format,
     /// The line the next byte is on.
     line: usize,
-    records: usize,
+    seen: usize,
     bytes_read: u64,
     buf: Vec<u8>,
     finished: bool,
@@ -75,7 +75,7 @@ impl<R: BufRead> Records<R> {
             input,
             format: Format::Unknown,
             line: 1,
-            records: 0,
+            seen: 0,
             bytes_read: 0,
             buf: Vec::new(),
             finished: false,
@@ -88,9 +88,9 @@ impl<R: BufRead> Records<R> {
     }
 
     fn position(&mut self, line: usize) -> Position {
-        self.records += 1;
+        self.seen += 1;
         Position {
-            record: self.records,
+            record: self.seen,
             line,
         }
     }
@@ -123,11 +123,11 @@ impl<R: BufRead> Records<R> {
             at_start = false;
             let Some(at) = chunk.iter().position(|b| !b.is_ascii_whitespace()) else {
                 let n = chunk.len();
-                self.line += chunk.iter().filter(|&&b| b == b'\n').count();
+                self.line += newlines(chunk);
                 self.consume(n);
                 continue;
             };
-            self.line += chunk[..at].iter().filter(|&&b| b == b'\n').count();
+            self.line += newlines(&chunk[..at]);
             let array = chunk[at] == b'[';
             self.consume(at + usize::from(array));
             return Ok(Some(if array {
@@ -259,11 +259,11 @@ impl<R: BufRead> Records<R> {
                 return Ok(None);
             }
             if let Some(at) = chunk.iter().position(|b| !b.is_ascii_whitespace()) {
-                let line = self.line + chunk[..at].iter().filter(|&&b| b == b'\n').count();
+                let line = self.line + newlines(&chunk[..at]);
                 anyhow::bail!("line {line}: unexpected text after the array's closing ']'");
             }
             let n = chunk.len();
-            self.line += chunk.iter().filter(|&&b| b == b'\n').count();
+            self.line += newlines(chunk);
             self.consume(n);
         }
     }
@@ -299,6 +299,15 @@ impl<R: BufRead> Iterator for Records<R> {
     }
 }
 
+/// The line breaks in `bytes`.
+#[expect(
+    clippy::naive_bytecount,
+    reason = "only runs of whitespace between records are counted this way"
+)]
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
 /// A Get campaign response (`{"campaign": {...}}`) imports as the campaign
 /// it holds.
 fn unwrap_response(value: Value) -> Value {
@@ -319,7 +328,10 @@ mod tests {
 
     use super::*;
 
-    fn read(input: &str) -> anyhow::Result<Vec<(usize, usize, Result<Value, String>)>> {
+    /// A record as the tests compare it: number, line, value or problem.
+    type Read = (usize, usize, Result<Value, String>);
+
+    fn read(input: &str) -> anyhow::Result<Vec<Read>> {
         Records::new(input.as_bytes())
             .map(|r| {
                 r.map(|record| match record {
