@@ -163,3 +163,74 @@ async fn an_import_whose_owner_is_gone_is_removed_by_upkeep() {
         .unwrap();
     assert_eq!(server.list_contact_centers().await.unwrap()[0].campaigns, 1);
 }
+
+/// Rows are stored under `center * 2^32 + id` (the table is clustered by
+/// center and id); an id too large for that still round-trips, under a
+/// negative `row_id`, and a database whose rows predate the keys gets them
+/// when migrated.
+#[tokio::test]
+async fn campaign_rows_are_keyed_by_center_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaignd.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.migrate().await.unwrap();
+    let center = store
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let huge = (1i64 << 32) + 5;
+    let docs = [1, 7, huge]
+        .iter()
+        .map(|id| {
+            campaignd_model::CampaignDocument::parse(
+                &serde_json::json!({"id": id, "name": format!("c{id}")}),
+                campaignd_model::SystemFields::Accept,
+            )
+            .unwrap()
+        })
+        .collect();
+    store.import_campaigns(center, docs, None).await.unwrap();
+    let row_ids = |path: &std::path::Path| -> Vec<(i64, i64)> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, row_id FROM campaigns ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let keyed = row_ids(&path);
+    let c = center.get() << 32;
+    assert_eq!(keyed[..2], [(1, c | 1), (7, c | 7)]);
+    assert_eq!(keyed[2].0, huge);
+    assert!(keyed[2].1 < 0, "{keyed:?}");
+    for id in [1, 7, huge] {
+        let id = campaignd_model::CampaignId::new(id).unwrap();
+        let body = store.get_campaign_body(center, id).await.unwrap();
+        assert!(body.is_some(), "campaign {id} is not found");
+        assert_eq!(store.get_campaign(center, id).await.unwrap().unwrap().id, id);
+    }
+    let walk = store.campaigns_after(center, None, 10).await.unwrap();
+    assert_eq!(
+        walk.iter().map(|c| c.id.get()).collect::<Vec<_>>(),
+        [1, 7, huge]
+    );
+    drop(store);
+
+    // As a database written before the keys: plain row_ids, schema at 3.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE campaigns SET row_id = id WHERE id < 100;
+             DELETE FROM schema_migrations WHERE version = 4;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.migrate().await.unwrap().applied, [4]);
+    assert_eq!(row_ids(&path), keyed);
+    let one = campaignd_model::CampaignId::new(7).unwrap();
+    assert!(store.get_campaign_body(center, one).await.unwrap().is_some());
+}

@@ -80,16 +80,36 @@ pub(super) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
 /// [`COLUMNS`]' count: `import_id` follows them where a query needs it.
 const IMPORT_ID_AT: usize = 19;
 
+/// The `row_id` a campaign is stored under: its contact center in the high
+/// 31 bits and its id in the low 32, so the table is clustered by (center,
+/// id) and a point read is one B-tree descent, with no index in between
+/// (see migration 0004). `None` for the rare pair that does not fit; such a
+/// row takes a negative `row_id` and is found through the index.
+pub(super) fn row_key(center: ContactCenterId, id: CampaignId) -> Option<i64> {
+    let (center, id) = (center.get(), id.get());
+    (center < 1 << 31 && id < 1 << 32).then_some(center << 32 | id)
+}
+
+/// The `WHERE` clause finding one campaign: by its row key when it has one.
+fn one_campaign(center: ContactCenterId, id: CampaignId) -> (&'static str, [i64; 2]) {
+    match row_key(center, id) {
+        // The key alone finds it; checking the center costs nothing.
+        Some(key) => ("row_id = ?1 AND contact_center_id = ?2", [key, center.get()]),
+        None => ("contact_center_id = ?1 AND id = ?2", [center.get(), id.get()]),
+    }
+}
+
 pub(super) fn get(
     conn: &Connection,
     center: ContactCenterId,
     id: CampaignId,
 ) -> rusqlite::Result<Option<Campaign>> {
+    let (cond, args) = one_campaign(center, id);
     let found = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS}, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2"
+            "SELECT {COLUMNS}, import_id FROM campaigns WHERE {cond}"
         ))?
-        .query_row(params![center.get(), id.get()], |r| {
+        .query_row(args, |r| {
             Ok((from_row(r)?, r.get::<_, Option<i64>>(IMPORT_ID_AT)?))
         })
         .optional()?;
@@ -108,23 +128,33 @@ pub(super) fn by_row(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<
     .optional()
 }
 
-/// Gives a row `campaign`'s id, with the body rendered for it.
+/// Gives a row `campaign`'s id (and the row key that goes with it), with
+/// the body rendered for it. Returns the row's new `row_id`.
 pub(super) fn set_id(
     tx: &Transaction<'_>,
+    center: ContactCenterId,
     row_id: i64,
     campaign: &Campaign,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE campaigns SET id = ?2, body = ?3, body_version = ?4 WHERE row_id = ?1",
-    )?
-    .execute(params![
-        row_id,
-        campaign.id.get(),
-        String::from_utf8(campaign.get_body()).expect("JSON is UTF-8"),
-        Campaign::BODY_VERSION,
-    ])?;
-    Ok(())
+) -> rusqlite::Result<i64> {
+    tx.prepare_cached(&format!(
+        "UPDATE campaigns SET row_id = coalesce(?2, {SPARE_ROW_ID}), id = ?3, body = ?4,
+            body_version = ?5
+         WHERE row_id = ?1 RETURNING row_id"
+    ))?
+    .query_row(
+        params![
+            row_id,
+            row_key(center, campaign.id),
+            campaign.id.get(),
+            String::from_utf8(campaign.get_body()).expect("JSON is UTF-8"),
+            Campaign::BODY_VERSION,
+        ],
+        |r| r.get(0),
+    )
 }
+
+/// A `row_id` for a row without a row key: below every other.
+const SPARE_ROW_ID: &str = "(SELECT min(coalesce(min(row_id), 0), 0) - 1 FROM campaigns)";
 
 /// The Get campaign body: the stored rendering when it is of this build's
 /// version, else rendered from the row.
@@ -135,11 +165,12 @@ pub(super) fn get_body(
 ) -> rusqlite::Result<Option<Vec<u8>>> {
     // One lookup whether or not the campaign exists; only a row with a
     // missing or older rendering costs a second one.
+    let (cond, args) = one_campaign(center, id);
     let stored = conn
-        .prepare_cached(
-            "SELECT body, body_version, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2",
-        )?
-        .query_row(params![center.get(), id.get()], |r| {
+        .prepare_cached(&format!(
+            "SELECT body, body_version, import_id FROM campaigns WHERE {cond}"
+        ))?
+        .query_row(args, |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
                 r.get::<_, Option<i64>>(1)?,
@@ -250,23 +281,24 @@ pub(super) struct Staged {
     pub(super) assigned: bool,
 }
 
-/// Inserts one campaign row, staged for an import or visible at once.
+/// Inserts one campaign row, staged for an import or visible at once;
+/// returns its `row_id`.
 pub(super) fn insert(
     tx: &Transaction<'_>,
     center: ContactCenterId,
     c: &Campaign,
     staged: Option<Staged>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<i64> {
     let s = &c.settings;
-    tx.prepare_cached(
-        "INSERT INTO campaigns (contact_center_id, id, name, name_folded, status, strategy, dial_level,
+    tx.prepare_cached(&format!(
+        "INSERT INTO campaigns (row_id, contact_center_id, id, name, name_folded, status, strategy, dial_level,
             dial_level_override, max_dial_time, max_wait_time, max_dial_attempts, amd_enabled,
             amd_voicemail_message, caller_id_sets, use_local_caller_id, asr_optimization_enabled,
             follow_up_mode, live, method, created_at, updated_at, body, body_version, import_id,
             import_record, import_assigned)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                 ?22, ?23, ?24, ?25, ?26)",
-    )?
+         VALUES (coalesce(?27, {SPARE_ROW_ID}), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+    ))?
     .execute(params![
         center.get(),
         c.id.get(),
@@ -294,6 +326,7 @@ pub(super) fn insert(
         staged.map(|s| s.import),
         staged.map(|s| s.record),
         staged.map(|s| s.assigned),
+        row_key(center, c.id),
     ])?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }

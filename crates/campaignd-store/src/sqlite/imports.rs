@@ -303,8 +303,8 @@ pub(super) fn stage(
             continue;
         }
         if let Some(row_id) = displaced {
-            move_row(tx, row_id, next)?;
-            note_row(row_id, next);
+            let moved = move_row(tx, center, row_id, next)?;
+            note_row(moved, next);
             next += 1;
         }
         let id = if let Some(id) = document.id {
@@ -324,7 +324,7 @@ pub(super) fn stage(
             created_at,
             updated_at: document.updated_at.unwrap_or(now.max(created_at)),
         };
-        campaigns::insert(
+        let row_id = campaigns::insert(
             tx,
             center,
             &campaign,
@@ -334,7 +334,7 @@ pub(super) fn stage(
                 assigned: document.id.is_none(),
             }),
         )?;
-        note_row(tx.last_insert_rowid(), id.get());
+        note_row(row_id, id.get());
         written += 1;
     }
     tx.execute(
@@ -351,15 +351,20 @@ pub(super) fn stage(
     Ok(problems)
 }
 
-/// Gives a staged row a new id, re-rendering its stored body.
-fn move_row(tx: &Transaction<'_>, row_id: i64, new_id: i64) -> Result<()> {
+/// Gives a staged row a new id, re-rendering its stored body; returns its
+/// new `row_id`.
+fn move_row(
+    tx: &Transaction<'_>,
+    center: ContactCenterId,
+    row_id: i64,
+    new_id: i64,
+) -> Result<i64> {
     let id = CampaignId::new(new_id)
         .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
     let mut campaign = campaigns::by_row(tx, row_id)?
         .ok_or(StoreError::Internal("a staged row vanished".into()))?;
     campaign.id = id;
-    campaigns::set_id(tx, row_id, &campaign)?;
-    Ok(())
+    Ok(campaigns::set_id(tx, center, row_id, &campaign)?)
 }
 
 /// Publishes a staged import: one short transaction.
@@ -399,9 +404,9 @@ pub(super) fn set_state(
 }
 
 /// One step of finishing an import: settles (published) or deletes
-/// (otherwise) its rows in the next `row_id` range, and deletes the import's
-/// row once none are left. Returns the rows it touched, and whether the
-/// import is gone.
+/// (otherwise) its next [`ROWS_PER_STEP`] rows by `row_id`, and deletes the
+/// import's row once none are left. Returns the rows it touched, and
+/// whether the import is gone.
 pub(super) fn step(tx: &Transaction<'_>, import: ImportId) -> Result<(i64, bool)> {
     let Some(row) = load(tx, import)? else {
         return Ok((0, true));
@@ -410,20 +415,27 @@ pub(super) fn step(tx: &Transaction<'_>, import: ImportId) -> Result<(i64, bool)
         tx.execute("DELETE FROM imports WHERE id = ?1", [import.0])?;
         return Ok((0, true));
     };
-    if first > last {
+    // The range may hold other rows (the center's own, between the ids the
+    // import gave); only the import's are touched.
+    let end: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(row_id) FROM (SELECT row_id FROM campaigns
+             WHERE row_id >= ?1 AND row_id <= ?2 AND import_id = ?3 ORDER BY row_id LIMIT ?4)",
+        )?
+        .query_row(params![first, last, import.0, ROWS_PER_STEP], |r| r.get(0))?;
+    let Some(end) = end else {
         tx.execute("DELETE FROM imports WHERE id = ?1", [import.0])?;
         return Ok((0, true));
-    }
-    let end = first.saturating_add(ROWS_PER_STEP);
+    };
     let touched = if row.state == State::Published {
         tx.prepare_cached(
             "UPDATE campaigns SET import_id = NULL, import_record = NULL, import_assigned = NULL
-             WHERE row_id >= ?1 AND row_id < ?2 AND import_id = ?3",
+             WHERE row_id >= ?1 AND row_id <= ?2 AND import_id = ?3",
         )?
         .execute(params![first, end, import.0])?
     } else {
         tx.prepare_cached(
-            "DELETE FROM campaigns WHERE row_id >= ?1 AND row_id < ?2 AND import_id = ?3",
+            "DELETE FROM campaigns WHERE row_id >= ?1 AND row_id <= ?2 AND import_id = ?3",
         )?
         .execute(params![first, end, import.0])?
     } as i64;
@@ -432,7 +444,7 @@ pub(super) fn step(tx: &Transaction<'_>, import: ImportId) -> Result<(i64, bool)
     tx.prepare_cached(
         "UPDATE imports SET first_row = ?2, staged = max(staged - ?3, 0) WHERE id = ?1",
     )?
-    .execute(params![import.0, end, touched])?;
+    .execute(params![import.0, end + 1, touched])?;
     Ok((touched, false))
 }
 

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/sqlite/0003_staged_imports.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_clustered_campaigns.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
