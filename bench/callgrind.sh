@@ -10,7 +10,11 @@
 #   PATH  request path for campaignd (default /api/v4/campaigns/3)
 #   TOP   how many functions to list (default 40)
 # CAMPAIGND_BIN and CEILING_BIN name other builds to measure (skipping the
-# build), e.g. to compare two commits in one run. Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
+# build), e.g. to compare two commits in one run. DATABASE, KEY and SCRIPT
+# serve an existing database file instead of the demo's, with that API key,
+# sending requests from that wrk Lua script (bench/size_bench.py --keep DIR
+# leaves both): e.g. DATABASE=DIR/large.db KEY=$(cat DIR/large.key)
+# SCRIPT=DIR/large.lua for random reads over 1,000,000 campaigns. Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
 # extensions, so key hashing counts at its software cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,14 +47,21 @@ measure() {
   echo "$reqs $ir $dump"
 }
 
-export CAMPAIGND_DATABASE_URL="sqlite://$work/cg.db"
+export CAMPAIGND_DATABASE_URL="sqlite://${DATABASE:-$work/cg.db}"
+demo=--demo
+[ -n "${DATABASE:-}" ] && demo=
 taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/serve.out" \
-  "$bin" serve --demo --listen 127.0.0.1:18591 \
+  "$bin" serve $demo --listen 127.0.0.1:18591 \
   --rate-limit-per-second 1000000000 --rate-limit-burst 1000000000 \
   >"$work/serve.stdout" 2>"$work/serve.stderr" &
 serve_pid=$!
-for _ in $(seq 600); do grep -q 'demo API key' "$work/serve.stdout" 2>/dev/null && break; sleep 0.1; done
-key=$(awk -F': ' '/demo API key/ {print $2}' "$work/serve.stdout")
+if [ -n "${DATABASE:-}" ]; then
+  key=$KEY
+  for _ in $(seq 600); do curl -sf http://127.0.0.1:18591/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+else
+  for _ in $(seq 600); do grep -q 'demo API key' "$work/serve.stdout" 2>/dev/null && break; sleep 0.1; done
+  key=$(awk -F': ' '/demo API key/ {print $2}' "$work/serve.stdout")
+fi
 curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:18591/api/v4/campaigns/3" >"$work/hot.json"
 
 taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" \
@@ -60,7 +71,7 @@ for _ in $(seq 600); do curl -sf http://127.0.0.1:18592/ >/dev/null 2>&1 && brea
 
 read -r c_reqs c_ir _ < <(measure "$ceiling_pid" http://127.0.0.1:18592/ "$work/ceiling.out")
 read -r s_reqs s_ir s_dump < <(measure "$serve_pid" "http://127.0.0.1:18591$path" "$work/serve.out" \
-  -H "Authorization: Bearer $key")
+  -H "Authorization: Bearer $key" ${SCRIPT:+-s "$SCRIPT"})
 
 awk -v cr="$c_reqs" -v ci="$c_ir" -v sr="$s_reqs" -v si="$s_ir" 'BEGIN {
   c = ci / cr; s = si / sr

@@ -90,24 +90,40 @@ pub(super) fn row_key(center: ContactCenterId, id: CampaignId) -> Option<i64> {
     (center < 1 << 31 && id < 1 << 32).then_some(center << 32 | id)
 }
 
-/// The `WHERE` clause finding one campaign: by its row key when it has one.
-fn one_campaign(center: ContactCenterId, id: CampaignId) -> (&'static str, [i64; 2]) {
+/// Picks the query that finds one campaign, and its parameters: by its row
+/// key (`?1`, with its center as `?2`, which costs nothing to check) when it
+/// has one, else by center and id through the index.
+fn one_campaign<'q>(
+    center: ContactCenterId,
+    id: CampaignId,
+    by_key: &'q str,
+    by_index: &'q str,
+) -> (&'q str, [i64; 2]) {
     match row_key(center, id) {
-        // The key alone finds it; checking the center costs nothing.
-        Some(key) => ("row_id = ?1 AND contact_center_id = ?2", [key, center.get()]),
-        None => ("contact_center_id = ?1 AND id = ?2", [center.get(), id.get()]),
+        Some(key) => (by_key, [key, center.get()]),
+        None => (by_index, [center.get(), id.get()]),
     }
 }
+
+const BODY_BY_KEY: &str =
+    "SELECT body, body_version, import_id FROM campaigns WHERE row_id = ?1 AND contact_center_id = ?2";
+const BODY_BY_INDEX: &str =
+    "SELECT body, body_version, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2";
 
 pub(super) fn get(
     conn: &Connection,
     center: ContactCenterId,
     id: CampaignId,
 ) -> rusqlite::Result<Option<Campaign>> {
-    let (cond, args) = one_campaign(center, id);
+    let (sql, args) = one_campaign(
+        center,
+        id,
+        "row_id = ?1 AND contact_center_id = ?2",
+        "contact_center_id = ?1 AND id = ?2",
+    );
     let found = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS}, import_id FROM campaigns WHERE {cond}"
+            "SELECT {COLUMNS}, import_id FROM campaigns WHERE {sql}"
         ))?
         .query_row(args, |r| {
             Ok((from_row(r)?, r.get::<_, Option<i64>>(IMPORT_ID_AT)?))
@@ -165,14 +181,14 @@ pub(super) fn get_body(
 ) -> rusqlite::Result<Option<Vec<u8>>> {
     // One lookup whether or not the campaign exists; only a row with a
     // missing or older rendering costs a second one.
-    let (cond, args) = one_campaign(center, id);
+    // Constant SQL, so the statement cache is looked up with no string
+    // built; the body is copied as bytes (this build wrote it, as UTF-8).
+    let (sql, args) = one_campaign(center, id, BODY_BY_KEY, BODY_BY_INDEX);
     let stored = conn
-        .prepare_cached(&format!(
-            "SELECT body, body_version, import_id FROM campaigns WHERE {cond}"
-        ))?
+        .prepare_cached(sql)?
         .query_row(args, |r| {
             Ok((
-                r.get::<_, Option<String>>(0)?,
+                r.get_ref(0)?.as_bytes_or_null()?.map(<[u8]>::to_vec),
                 r.get::<_, Option<i64>>(1)?,
                 r.get::<_, Option<i64>>(2)?,
             ))
@@ -181,7 +197,7 @@ pub(super) fn get_body(
     match stored {
         None => Ok(None),
         Some((_, _, import)) if imports::hides(conn, import)? => Ok(None),
-        Some((Some(body), Some(Campaign::BODY_VERSION), _)) => Ok(Some(body.into_bytes())),
+        Some((Some(body), Some(Campaign::BODY_VERSION), _)) => Ok(Some(body)),
         Some(_) => Ok(get(conn, center, id)?.map(|c| c.get_body())),
     }
 }
