@@ -210,7 +210,10 @@ async fn campaign_rows_are_keyed_by_center_and_id() {
         let id = campaignd_model::CampaignId::new(id).unwrap();
         let body = store.get_campaign_body(center, id).await.unwrap();
         assert!(body.is_some(), "campaign {id} is not found");
-        assert_eq!(store.get_campaign(center, id).await.unwrap().unwrap().id, id);
+        assert_eq!(
+            store.get_campaign(center, id).await.unwrap().unwrap().id,
+            id
+        );
     }
     let walk = store.campaigns_after(center, None, 10).await.unwrap();
     assert_eq!(
@@ -232,5 +235,11 @@ async fn campaign_rows_are_keyed_by_center_and_id() {
     assert_eq!(store.migrate().await.unwrap().applied, [4]);
     assert_eq!(row_ids(&path), keyed);
     let one = campaignd_model::CampaignId::new(7).unwrap();
-    assert!(store.get_campaign_body(center, one).await.unwrap().is_some());
+    assert!(
+        store
+            .get_campaign_body(center, one)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -105,8 +105,7 @@ fn one_campaign<'q>(
     }
 }
 
-const BODY_BY_KEY: &str =
-    "SELECT body, body_version, import_id FROM campaigns WHERE row_id = ?1 AND contact_center_id = ?2";
+const BODY_BY_KEY: &str = "SELECT body, body_version, import_id FROM campaigns WHERE row_id = ?1 AND contact_center_id = ?2";
 const BODY_BY_INDEX: &str =
     "SELECT body, body_version, import_id FROM campaigns WHERE contact_center_id = ?1 AND id = ?2";
 

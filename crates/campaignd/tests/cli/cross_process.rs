@@ -218,3 +218,52 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
     .await;
     assert_eq!(staged_rows(&database), 0);
 }
+
+/// Ctrl-C (SIGINT) in the middle of an import removes what it staged and
+/// says nothing was imported; nothing ever shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_import_removes_what_it_staged() {
+    use std::io::Write as _;
+    let (server, center, _, _) = a_server_and_a_working_key().await;
+    let watcher = server.client(&server.reader(center).await);
+    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["campaign", "import", "--center", "acme", "-"])
+        .env("CAMPAIGND_DATABASE_URL", server.database_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = import.stdin.take().unwrap();
+    input.write_all(bulk(0, 3000).as_bytes()).unwrap();
+    input.flush().unwrap();
+    let database = server.database_path().clone();
+    within(Duration::from_mins(1), "the import staged nothing", || {
+        let database = database.clone();
+        async move { staged_rows(&database) >= 1000 }
+    })
+    .await;
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &import.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let done = tokio::task::spawn_blocking(move || import.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(input);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nothing was imported: interrupted"),
+        "{stderr}"
+    );
+    let left: i64 = rusqlite::Connection::open(&database)
+        .unwrap()
+        .query_row("SELECT count(*) FROM imports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "the interrupted import is cleaned up");
+    let filter = campaignd_client::CampaignFilter::new();
+    assert_eq!(watcher.list_campaigns(&filter).await.unwrap().total, 1);
+}

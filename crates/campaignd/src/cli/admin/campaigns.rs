@@ -139,10 +139,16 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
     let (input, len) = open_input(&args.file)?;
     let bar = progress_bar(len, "importing");
     let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
-    let reader = tokio::task::spawn_blocking({
-        let bar = bar.clone();
-        move || read_records(input, &sender, &bar)
-    });
+    // A thread of its own, not the blocking pool: when the import stops
+    // early, the reader may be blocked on input that never comes, and the
+    // process must still exit.
+    let reader = std::thread::Builder::new()
+        .name("import-reader".into())
+        .spawn({
+            let bar = bar.clone();
+            move || read_records(input, &sender, &bar)
+        })
+        .context("cannot start the input reader")?;
     let import = store
         .begin_import(center.id)
         .await
@@ -191,11 +197,16 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
         }
     }
     .await;
-    // Dropping the receiver ends the reader if it is still going.
+    // Dropping the receiver ends the reader at its next batch. Its outcome
+    // matters only if all input was read (it has returned, or is returning,
+    // having closed the channel); otherwise it may be waiting on input.
     drop(batches);
-    let read_error = match reader.await {
-        Ok(result) => result.err(),
-        Err(e) => Some(anyhow::anyhow!("the reader failed: {e}")),
+    let read_error = match &staged {
+        Ok(Ended::Read) => match reader.join() {
+            Ok(result) => result.err(),
+            Err(_) => Some(anyhow::anyhow!("the input reader failed")),
+        },
+        _ => None,
     };
     bar.finish_and_clear();
 
@@ -212,7 +223,21 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
         let bar = progress_bar(None, "removing the staged campaigns");
         let sink = bar.clone();
         let progress: Progress = Arc::new(move |_| sink.tick());
-        let removed = store.abandon_import(import, Some(progress)).await;
+        // A second signal stops the cleanup too: what is left stays
+        // invisible and is removed by the next import or the server.
+        let again = shutdown_signal()?;
+        let removed = tokio::select! {
+            removed = store.abandon_import(import, Some(progress)) => removed,
+            () = again => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "error: nothing was imported: {failure:#}; the staged campaigns (never \
+                     visible) are removed by the next import or by a running server"
+                );
+                // Now: returning would wait for the cleanup's thread.
+                std::process::exit(1);
+            }
+        };
         bar.finish_and_clear();
         if let Err(e) = removed {
             // Still invisible; the next import or the server's upkeep
