@@ -100,6 +100,15 @@ impl Problems {
         }
     }
 
+    /// A problem of a record whose line is unknown (a store reporting an
+    /// index it was not given: a bug, but still worth the message).
+    fn add_unplaced(&mut self, record: usize, problem: &str) {
+        self.count += 1;
+        if self.shown.len() < MAX_PROBLEMS_SHOWN {
+            self.shown.push(format!("record {record}: {problem}"));
+        }
+    }
+
     fn report(&self) {
         eprintln!("refused records:");
         for p in &self.shown {
@@ -187,12 +196,13 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
                 .await
                 .context("cannot write the campaigns")?;
             for conflict in refused {
+                // The batch's positions are in record order.
                 let at = positions.partition_point(|p| p.record - 1 < conflict.index);
-                let position = positions[at];
-                problems.add(
-                    position,
-                    &format!("{}: {}", conflict.field, conflict.message),
-                );
+                let problem = format!("{}: {}", conflict.field, conflict.message);
+                match positions.get(at) {
+                    Some(&position) => problems.add(position, &problem),
+                    None => problems.add_unplaced(conflict.index + 1, &problem),
+                }
             }
         }
     }
