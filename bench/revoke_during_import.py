@@ -12,14 +12,16 @@ the import's campaigns before it finished.
 Usage: bench/revoke_during_import.py [N] [--rounds R]
 """
 import argparse
-import http.client
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from probes import get, staged_rows  # noqa: E402
+from read_bench import wait_http  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/campaignd")
@@ -27,24 +29,6 @@ BIN = os.path.join(ROOT, "target/release/campaignd")
 
 def run(*args, env, stdin=None):
     return subprocess.run(args, env=env, input=stdin, check=True, capture_output=True, text=True).stdout
-
-
-def status(port, path, key):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
-    resp = conn.getresponse()
-    body = resp.read()
-    return resp.status, body
-
-
-def staged(db):
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        (n,) = conn.execute("SELECT coalesce(sum(staged), 0) FROM imports").fetchone()
-        conn.close()
-        return n
-    except sqlite3.OperationalError:
-        return 0
 
 
 def one_round(n, work, port):
@@ -68,45 +52,37 @@ def one_round(n, work, port):
 
 
 def measure(n, work, port, env, db, server, key, watcher, key_id):
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if status(port, "/healthz", key)[0] == 200:
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit("the server never answered")
-            time.sleep(0.01)
-    assert status(port, "/api/v4/campaigns?limit=1", key)[0] == 200
+    wait_http(port)
+    assert get(port, "/api/v4/campaigns?limit=1", key)[0] == 200
 
     started = time.monotonic()
     importer = subprocess.Popen(
         [BIN, "campaign", "import", "--center", "bench", os.path.join(work, "in.ndjson")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     leaked = False
-    while staged(db) < n // 10:
+    while staged_rows(db) < n // 10:
         if importer.poll() is not None:
             raise SystemExit("the import ended before a tenth was staged")
         time.sleep(0.01)
-    body = status(port, "/api/v4/campaigns?limit=1", watcher)[1]
+    body = get(port, "/api/v4/campaigns?limit=1", watcher)[1]
     leaked |= json.loads(body)["metadata"]["total"] != 0
 
     t0 = time.monotonic()
     revoke = subprocess.run([BIN, "key", "revoke", str(key_id)], env=env, capture_output=True, text=True)
     revoke_s = time.monotonic() - t0
     t1 = time.monotonic()
-    while status(port, "/api/v4/campaigns?limit=1", key)[0] != 401:
+    while get(port, "/api/v4/campaigns?limit=1", key)[0] != 401:
         if time.monotonic() - t1 > 10:
             break
         time.sleep(0.005)
     unauthorized_s = time.monotonic() - t1
     still_importing = importer.poll() is None
-    body = status(port, "/api/v4/campaigns?limit=1", watcher)[1]
+    body = get(port, "/api/v4/campaigns?limit=1", watcher)[1]
     leaked |= still_importing and json.loads(body)["metadata"]["total"] != 0
 
     out, err = importer.communicate()
     import_s = time.monotonic() - started
-    total = json.loads(status(port, "/api/v4/campaigns?limit=1", watcher)[1])["metadata"]["total"]
+    total = json.loads(get(port, "/api/v4/campaigns?limit=1", watcher)[1])["metadata"]["total"]
     return {
         "revoke_s": revoke_s,
         "revoke_exit": revoke.returncode,

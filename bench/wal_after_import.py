@@ -11,37 +11,22 @@ the kill, how long the server's upkeep takes to remove the staged rows.
 Usage: bench/wal_after_import.py [N]
 """
 import argparse
-import http.client
 import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from probes import get, staged_rows  # noqa: E402
+from read_bench import wait_http  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/campaignd")
 LIMIT = 64 * 1024 * 1024
-
-
-def get(port, path, key=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
-    resp = conn.getresponse()
-    return resp.status, resp.read().decode()
-
-
-def staged(db):
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        (n,) = conn.execute("SELECT coalesce(sum(staged), 0) FROM imports").fetchone()
-        conn.close()
-        return n
-    except sqlite3.OperationalError:
-        return 0
 
 
 def wal_size(db):
@@ -91,16 +76,11 @@ def main():
         server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(3000):
-                try:
-                    if get(port, "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.01)
+            wait_http(port)
 
             importer = subprocess.Popen([BIN, "campaign", "import", "--center", "bench", path], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            while staged(db) < args.n // 2:
+            while staged_rows(db) < args.n // 2:
                 if importer.poll() is not None:
                     raise SystemExit("the import ended before half was staged")
                 time.sleep(0.01)
@@ -113,7 +93,7 @@ def main():
                   f"under 64 MiB after {took:.1f} s; /metrics says {metrics_wal(port) / 2**20:.1f} MiB; "
                   f"visible campaigns: {total}")
             t0 = time.monotonic()
-            while staged(db) > 0 and time.monotonic() - t0 < 120:
+            while staged_rows(db) > 0 and time.monotonic() - t0 < 120:
                 time.sleep(0.1)
             reaped = time.monotonic() - t0
             print(f"the server's upkeep removed the killed import's rows in {reaped:.1f} s")
@@ -125,7 +105,7 @@ def main():
             total = json.loads(get(port, "/api/v4/campaigns?limit=1", key)[1])["metadata"]["total"]
             print(f"refused (exit {run.returncode}): WAL {at_end / 2**20:.0f} MiB at exit, "
                   f"under 64 MiB after {took:.1f} s; /metrics says {metrics_wal(port) / 2**20:.1f} MiB; "
-                  f"visible campaigns: {total}; leftover imports: {staged(db)} staged rows")
+                  f"visible campaigns: {total}; leftover imports: {staged_rows(db)} staged rows")
         finally:
             server.terminate()
             server.wait()

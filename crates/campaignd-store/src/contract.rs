@@ -73,6 +73,18 @@ fn doc(value: Value) -> CampaignDocument {
     CampaignDocument::parse(&value, SystemFields::Accept).expect("test document is valid")
 }
 
+/// A batch of import records, positioned from 0 in the order given.
+fn batch(values: impl IntoIterator<Item = Value>) -> Vec<ImportRecord> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| ImportRecord {
+            index,
+            document: doc(value),
+        })
+        .collect()
+}
+
 async fn center(store: &dyn Store, name: &str) -> ContactCenter {
     store
         .create_contact_center(&name.parse().unwrap())
@@ -510,16 +522,10 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
     let refused = store
         .stage_import(
             import,
-            vec![
-                ImportRecord {
-                    index: 0,
-                    document: doc(json!({"id": 2, "name": "staged two"})),
-                },
-                ImportRecord {
-                    index: 1,
-                    document: doc(json!({"name": "staged three"})),
-                },
-            ],
+            batch([
+                json!({"id": 2, "name": "staged two"}),
+                json!({"name": "staged three"}),
+            ]),
         )
         .await
         .unwrap();
@@ -556,13 +562,7 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
     // A second import meets the first one's ids and names.
     let other = store.begin_import(acme.id).await.unwrap();
     let clash = store
-        .stage_import(
-            other,
-            vec![ImportRecord {
-                index: 0,
-                document: doc(json!({"id": 2, "name": "staged three"})),
-            }],
-        )
+        .stage_import(other, batch([json!({"id": 2, "name": "staged three"})]))
         .await
         .unwrap();
     let fields: Vec<&str> = clash.iter().map(|p| p.field.as_str()).collect();
@@ -596,12 +596,7 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
 pub async fn an_abandoned_import_leaves_nothing_and_frees_its_names(store: &dyn Store) {
     let acme = center(store, "acme").await;
     let import = store.begin_import(acme.id).await.unwrap();
-    let records = (0..2500)
-        .map(|i| ImportRecord {
-            index: i,
-            document: doc(json!({"name": format!("c{i}")})),
-        })
-        .collect();
+    let records = batch((0..2500).map(|i| json!({"name": format!("c{i}")})));
     assert!(
         store
             .stage_import(import, records)
@@ -639,16 +634,7 @@ pub async fn an_import_with_refused_records_is_never_published(store: &dyn Store
     let refused = store
         .stage_import(
             import,
-            vec![
-                ImportRecord {
-                    index: 0,
-                    document: doc(json!({"name": "same"})),
-                },
-                ImportRecord {
-                    index: 1,
-                    document: doc(json!({"name": "same"})),
-                },
-            ],
+            batch([json!({"name": "same"}), json!({"name": "same"})]),
         )
         .await
         .unwrap();

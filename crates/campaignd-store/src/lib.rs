@@ -369,7 +369,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes every staged row visible at once, in one short commit, then
     /// finishes the import's bookkeeping (reporting progress in rows).
-    /// Refused if any record was refused.
+    /// Refused if any record was refused. An import that fails to publish
+    /// is still staging and the caller's to abandon.
     async fn publish_import(
         &self,
         import: ImportId,
@@ -417,7 +418,13 @@ pub trait Store: Send + Sync + 'static {
             self.abandon_import(import, None).await?;
             return Err(StoreError::ImportRejected(problems));
         }
-        self.publish_import(import, None).await
+        match self.publish_import(import, None).await {
+            Ok(summary) => Ok(summary),
+            Err(e) => {
+                let _ = self.abandon_import(import, None).await;
+                Err(e)
+            }
+        }
     }
 
     /// The sequence number of the latest change, so a node can start

@@ -85,7 +85,7 @@ pub(super) fn load(conn: &Connection, id: ImportId) -> rusqlite::Result<Option<I
     .optional()
 }
 
-/// Every import's id and state, oldest first.
+/// Every import's id, oldest first.
 pub(super) fn all(conn: &Connection) -> rusqlite::Result<Vec<ImportId>> {
     conn.prepare_cached("SELECT id FROM imports ORDER BY id")?
         .query_map([], |r| r.get(0).map(ImportId))?
@@ -222,6 +222,18 @@ fn held(tx: &Transaction<'_>, ours: ImportId, holder: &Holder) -> rusqlite::Resu
     }
 }
 
+/// The row of an import that is still staging, or why it is not.
+fn staging(tx: &Transaction<'_>, import: ImportId) -> Result<Import> {
+    let row = load(tx, import)?.ok_or(StoreError::NotFound("import"))?;
+    if row.state != State::Staging {
+        return Err(StoreError::Internal(format!(
+            "import {import} is {}, not staging",
+            row.state.as_str()
+        )));
+    }
+    Ok(row)
+}
+
 /// Stages a batch: checks each record's id and name against every row of
 /// the contact center (visible, this import's, other imports'), writes the
 /// ones that pass, and updates the import's bookkeeping.
@@ -230,15 +242,7 @@ pub(super) fn stage(
     import: ImportId,
     records: Vec<ImportRecord>,
 ) -> Result<Vec<ImportProblem>> {
-    let Some(row) = load(tx, import)? else {
-        return Err(StoreError::NotFound("import"));
-    };
-    if row.state != State::Staging {
-        return Err(StoreError::Internal(format!(
-            "import {import} is {}, not staging",
-            row.state.as_str()
-        )));
-    }
+    let row = staging(tx, import)?;
     let center = row.center;
     let mut next: i64 = tx.query_row(
         "SELECT next_campaign_id FROM contact_centers WHERE id = ?1",
@@ -369,15 +373,7 @@ fn move_row(
 
 /// Publishes a staged import: one short transaction.
 pub(super) fn publish(tx: &Transaction<'_>, import: ImportId) -> Result<Import> {
-    let Some(row) = load(tx, import)? else {
-        return Err(StoreError::NotFound("import"));
-    };
-    if row.state != State::Staging {
-        return Err(StoreError::Internal(format!(
-            "import {import} is {}, not staging",
-            row.state.as_str()
-        )));
-    }
+    let row = staging(tx, import)?;
     if row.refused > 0 {
         return Err(StoreError::Internal(format!(
             "import {import} refused {} record(s) and cannot be published",

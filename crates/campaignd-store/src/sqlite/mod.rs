@@ -529,6 +529,31 @@ impl Inner {
         }
     }
 
+    /// Finishes an import of ours (settles or deletes its rows). If that
+    /// fails, lets go of its lock, so upkeep (this process's or another's)
+    /// finishes it later: held, the lock would keep every upkeep away for
+    /// as long as this store lives.
+    fn finish_own(&self, id: ImportId, progress: Option<&Progress>) -> Result<()> {
+        match self.finish_import(id, None, progress) {
+            Ok(_) => {
+                self.release_import(id);
+                Ok(())
+            }
+            Err(e) => {
+                self.hand_over(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops our lock of an import, leaving its file for whoever finishes it.
+    fn hand_over(&self, id: ImportId) {
+        self.import_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
     /// Lets go of a finished import of ours.
     fn release_import(&self, id: ImportId) {
         let lock = self
@@ -860,13 +885,11 @@ impl Store for SqliteStore {
         let inner = Arc::clone(&self.inner);
         run_blocking(move || {
             inner.check_owned(import)?;
+            // Not published if this fails; still ours, to abandon.
             let row = inner.write(|tx| imports::publish(tx, import))?;
             // Visible now. Settling only speeds reads up, so a failure here
-            // is left to the next upkeep rather than reported as a failed
-            // import.
-            if inner.finish_import(import, None, progress.as_ref()).is_ok() {
-                inner.release_import(import);
-            }
+            // is left to upkeep rather than reported as a failed import.
+            let _ = inner.finish_own(import, progress.as_ref());
             Ok(imports::summary(&row))
         })
         .await
@@ -876,13 +899,16 @@ impl Store for SqliteStore {
         let inner = Arc::clone(&self.inner);
         run_blocking(move || {
             inner.check_owned(import)?;
-            inner.write(|tx| {
+            // Still staging if this fails: hidden, and finished by upkeep
+            // once the lock is free.
+            if let Err(e) = inner.write(|tx| {
                 imports::set_state(tx, import, imports::State::Abandoned)?;
                 Ok(())
-            })?;
-            inner.finish_import(import, None, progress.as_ref())?;
-            inner.release_import(import);
-            Ok(())
+            }) {
+                inner.hand_over(import);
+                return Err(e);
+            }
+            inner.finish_own(import, progress.as_ref())
         })
         .await
     }

@@ -46,6 +46,15 @@ where
     }
 }
 
+/// Polls until the server answers `client`'s key with 401; fails if that
+/// takes `limit` or more.
+async fn refused_within(client: &Client, limit: Duration) {
+    within(limit, "the revoked key still works", || async {
+        matches!(client.get_campaign(3).await, Err(Error::Unauthorized))
+    })
+    .await;
+}
+
 /// A server with the documented campaign 3 in center "acme", the id of a
 /// `campaigns.read` key, and a client with that key, which has just read
 /// campaign 3.
@@ -69,12 +78,7 @@ async fn a_key_revoked_by_the_binary_stops_working_within_a_second() {
     let (server, _, key_id, client) = a_server_and_a_working_key().await;
     let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     out.ok();
-    within(
-        Duration::from_secs(1),
-        "the revoked key still works",
-        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
-    )
-    .await;
+    refused_within(&client, Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,12 +128,7 @@ async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
     release.join().unwrap();
     out.ok();
     let left = Duration::from_secs(1).saturating_sub(landed.elapsed());
-    within(
-        left.max(Duration::from_millis(1)),
-        "the revoked key still works",
-        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
-    )
-    .await;
+    refused_within(&client, left.max(Duration::from_millis(1))).await;
 }
 
 /// NDJSON of campaigns named `Bulk {from}` to `Bulk {to - 1}`.
@@ -151,15 +150,15 @@ fn staged_rows(database: &std::path::Path) -> i64 {
         .unwrap()
 }
 
-/// An import in the middle of its input (held there: its standard input
-/// stays open) does not hold the write lock: a revoke from another process
-/// lands and takes effect while it runs, its staged campaigns stay out of
-/// sight, and it then finishes with all of them.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
+/// Starts `campaignd campaign import` into "acme" reading standard input,
+/// writes `records` campaigns to it and leaves it open, and waits until the
+/// import has staged a batch: an import held in the middle of its run, for
+/// as long as the test keeps the input open.
+async fn an_import_held_on_its_input(
+    server: &TestServer,
+    records: usize,
+) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write as _;
-    let (server, center, key_id, client) = a_server_and_a_working_key().await;
-    let watcher = server.client(&server.reader(center).await);
     let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_campaignd"))
         .args(["campaign", "import", "--center", "acme", "-"])
         .env("CAMPAIGND_DATABASE_URL", server.database_url())
@@ -169,7 +168,7 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
         .spawn()
         .unwrap();
     let mut input = import.stdin.take().unwrap();
-    input.write_all(bulk(0, 5000).as_bytes()).unwrap();
+    input.write_all(bulk(0, records).as_bytes()).unwrap();
     input.flush().unwrap();
     let database = server.database_path().clone();
     within(Duration::from_mins(1), "the import staged nothing", || {
@@ -177,15 +176,24 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
         async move { staged_rows(&database) >= 1000 }
     })
     .await;
+    (import, input)
+}
+
+/// An import in the middle of its input (held there: its standard input
+/// stays open) does not hold the write lock: a revoke from another process
+/// lands and takes effect while it runs, its staged campaigns stay out of
+/// sight, and it then finishes with all of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
+    use std::io::Write as _;
+    let (server, center, key_id, client) = a_server_and_a_working_key().await;
+    let watcher = server.client(&server.reader(center).await);
+    let (mut import, mut input) = an_import_held_on_its_input(&server, 5000).await;
+    let database = server.database_path().clone();
 
     let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     out.ok();
-    within(
-        Duration::from_secs(1),
-        "the revoked key still works",
-        || async { matches!(client.get_campaign(3).await, Err(Error::Unauthorized)) },
-    )
-    .await;
+    refused_within(&client, Duration::from_secs(1)).await;
     assert!(
         import.try_wait().unwrap().is_none(),
         "the import is still waiting for input"
@@ -223,26 +231,10 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
 /// says nothing was imported; nothing ever shows.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_import_removes_what_it_staged() {
-    use std::io::Write as _;
     let (server, center, _, _) = a_server_and_a_working_key().await;
     let watcher = server.client(&server.reader(center).await);
-    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_campaignd"))
-        .args(["campaign", "import", "--center", "acme", "-"])
-        .env("CAMPAIGND_DATABASE_URL", server.database_url())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = import.stdin.take().unwrap();
-    input.write_all(bulk(0, 3000).as_bytes()).unwrap();
-    input.flush().unwrap();
+    let (import, input) = an_import_held_on_its_input(&server, 3000).await;
     let database = server.database_path().clone();
-    within(Duration::from_mins(1), "the import staged nothing", || {
-        let database = database.clone();
-        async move { staged_rows(&database) >= 1000 }
-    })
-    .await;
     let interrupted = std::process::Command::new("kill")
         .args(["-INT", &import.id().to_string()])
         .status()

@@ -93,19 +93,12 @@ struct Problems {
 }
 
 impl Problems {
-    fn add(&mut self, position: Position, problem: &str) {
+    /// A problem of the record at `at` (its position, or just its number
+    /// when the line is unknown).
+    fn add(&mut self, at: impl std::fmt::Display, problem: &str) {
         self.count += 1;
         if self.shown.len() < MAX_PROBLEMS_SHOWN {
-            self.shown.push(format!("{position}: {problem}"));
-        }
-    }
-
-    /// A problem of a record whose line is unknown (a store reporting an
-    /// index it was not given: a bug, but still worth the message).
-    fn add_unplaced(&mut self, record: usize, problem: &str) {
-        self.count += 1;
-        if self.shown.len() < MAX_PROBLEMS_SHOWN {
-            self.shown.push(format!("record {record}: {problem}"));
+            self.shown.push(format!("{at}: {problem}"));
         }
     }
 
@@ -129,6 +122,14 @@ fn progress_bar(len: Option<u64>, template: &str) -> ProgressBar {
     };
     bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
     bar
+}
+
+/// A spinner for work of unknown length, and the store progress callback
+/// that turns it.
+fn spinner(what: &str) -> (ProgressBar, Progress) {
+    let bar = progress_bar(None, what);
+    let sink = bar.clone();
+    (bar, Arc::new(move |_| sink.tick()))
 }
 
 /// How an import's read-and-stage loop ended.
@@ -201,7 +202,9 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
                 let problem = format!("{}: {}", conflict.field, conflict.message);
                 match positions.get(at) {
                     Some(&position) => problems.add(position, &problem),
-                    None => problems.add_unplaced(conflict.index + 1, &problem),
+                    // A store naming a record it was not given: a bug, but
+                    // the message is still worth showing.
+                    None => problems.add(format!("record {}", conflict.index + 1), &problem),
                 }
             }
         }
@@ -230,9 +233,7 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
         (Ok(Ended::Read), None) => None,
     };
     if let Some(failure) = failure {
-        let bar = progress_bar(None, "removing the staged campaigns");
-        let sink = bar.clone();
-        let progress: Progress = Arc::new(move |_| sink.tick());
+        let (bar, progress) = spinner("removing the staged campaigns");
         // A second signal stops the cleanup too: what is left stays
         // invisible and is removed by the next import or the server.
         let again = shutdown_signal()?;
@@ -262,14 +263,17 @@ pub(crate) async fn import(store: &dyn Store, args: &ImportArgs) -> anyhow::Resu
         return Ok(());
     }
 
-    let bar = progress_bar(None, "finishing");
-    let sink = bar.clone();
-    let progress: Progress = Arc::new(move |_| sink.tick());
-    let summary = store
-        .publish_import(import, Some(progress))
-        .await
-        .context("the import failed; nothing was imported")?;
+    let (bar, progress) = spinner("finishing");
+    let published = store.publish_import(import, Some(progress)).await;
     bar.finish_and_clear();
+    let summary = match published {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Hidden either way; if this fails too, upkeep removes it.
+            let _ = store.abandon_import(import, None).await;
+            return Err(e).context("the import failed; nothing was imported");
+        }
+    };
     let mut msg = format!(
         "imported {} campaign(s) into {:?}",
         summary.imported,
