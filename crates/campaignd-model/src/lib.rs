@@ -9,8 +9,11 @@
 mod api_key;
 mod campaign;
 mod errors;
+mod etag;
 mod ids;
 mod input;
+mod lifecycle;
+mod patch;
 mod scope;
 mod timestamp;
 
@@ -21,7 +24,10 @@ pub use campaign::{
     MaxWaitTime, Method, PhoneNumber, Rendered, Status, Strategy, VoiceMessage, VoiceMessageName,
 };
 pub use errors::FieldErrors;
+pub use etag::{EntityTag, Expected};
 pub use ids::{ApiKeyId, CampaignId, ContactCenterId, ContactCenterName, ParseIdError};
 pub use input::{CampaignDocument, SystemFields};
+pub use lifecycle::{Action, IllegalTransition};
+pub use patch::{CampaignPatch, PatchError};
 pub use scope::{ParseScopeError, Scope, Scopes};
 pub use timestamp::{ParseTimestampError, Timestamp};
