@@ -6,11 +6,27 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode};
 
 use crate::error::Error;
-use crate::types::{Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope};
+use crate::types::{
+    Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope, Tagged,
+};
+
+/// One request to send.
+struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    /// A JSON body.
+    body: Option<Bytes>,
+    /// An `If-Match` tag.
+    if_match: Option<&'a str>,
+    idempotent: bool,
+}
 
 /// Page size the [`Client::campaigns`] walk asks for (the API's maximum).
 const WALK_PAGE: u32 = 100;
@@ -414,6 +430,139 @@ impl Client {
         })
     }
 
+    /// Create campaign: `POST /campaigns` (scope `campaigns.manage`). `body`
+    /// is a campaign document: `name` is required, other keys default as
+    /// the API documents. Answers the new `draft` campaign and its entity
+    /// tag. Never retried once it may have reached the server.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let client = campaignd_client::Client::builder().base_url("http://127.0.0.1:8080").api_key("k").build()?;
+    /// let created = client
+    ///     .create_campaign(&serde_json::json!({"name": "Autumn", "dial_level": 2}))
+    ///     .await?;
+    /// assert_eq!(created.campaign.status, campaignd_client::Status::Draft);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create_campaign(&self, body: &impl serde::Serialize) -> Result<Tagged, Error> {
+        let call = Call {
+            method: Method::POST,
+            path: "/campaigns",
+            query: &[],
+            body: Some(json_body(body)?),
+            if_match: None,
+            idempotent: false,
+        };
+        self.write(call, false).await
+    }
+
+    /// Update campaign: `PATCH /campaigns/{campaign_id}` with a JSON merge
+    /// patch (`null` clears a nullable key). With `if_match` (an entity tag
+    /// from an earlier answer), the server changes nothing unless the
+    /// campaign is still as that tag says: [`Error::PreconditionFailed`].
+    pub async fn update_campaign(
+        &self,
+        campaign_id: i64,
+        patch: &impl serde::Serialize,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        let path = format!("/campaigns/{campaign_id}");
+        let call = Call {
+            method: Method::PATCH,
+            path: &path,
+            query: &[],
+            body: Some(json_body(patch)?),
+            if_match,
+            idempotent: false,
+        };
+        self.write(call, false).await
+    }
+
+    /// Delete campaign: `DELETE /campaigns/{campaign_id}`; only a campaign
+    /// that is `draft`, `stopped`, `completed` or `import_error`. Answers
+    /// the campaign as it was.
+    pub async fn delete_campaign(
+        &self,
+        campaign_id: i64,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        let path = format!("/campaigns/{campaign_id}");
+        let call = Call {
+            method: Method::DELETE,
+            path: &path,
+            query: &[],
+            body: None,
+            if_match,
+            idempotent: false,
+        };
+        self.write(call, false).await
+    }
+
+    /// Start campaign: `POST /campaigns/{campaign_id}/start`, from `draft`,
+    /// `paused` or `auto_paused`; [`Error::Conflict`] otherwise.
+    pub async fn start_campaign(
+        &self,
+        campaign_id: i64,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        self.act(campaign_id, "start", if_match).await
+    }
+
+    /// Pause campaign: `POST /campaigns/{campaign_id}/pause`, from `active`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), campaignd_client::Error> {
+    /// # let client = campaignd_client::Client::builder().base_url("http://127.0.0.1:8080").api_key("k").build()?;
+    /// let paused = client.pause_campaign(3, None).await?;
+    /// assert_eq!(paused.campaign.status, campaignd_client::Status::Paused);
+    /// match client.pause_campaign(3, None).await {
+    ///     Err(campaignd_client::Error::Conflict { errors }) => {
+    ///         assert_eq!(errors["status"], ["cannot pause a campaign that is paused"]);
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn pause_campaign(
+        &self,
+        campaign_id: i64,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        self.act(campaign_id, "pause", if_match).await
+    }
+
+    /// Stop campaign: `POST /campaigns/{campaign_id}/stop`, from `active`,
+    /// `paused` or `auto_paused`.
+    pub async fn stop_campaign(
+        &self,
+        campaign_id: i64,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        self.act(campaign_id, "stop", if_match).await
+    }
+
+    async fn act(
+        &self,
+        campaign_id: i64,
+        action: &str,
+        if_match: Option<&str>,
+    ) -> Result<Tagged, Error> {
+        let path = format!("/campaigns/{campaign_id}/{action}");
+        let call = Call {
+            method: Method::POST,
+            path: &path,
+            query: &[],
+            body: None,
+            if_match,
+            idempotent: false,
+        };
+        self.write(call, true).await
+    }
+
     /// Sends one call with the retry policy. `idempotent` calls are retried
     /// on 502/503/504 and on any transport failure; others only when the
     /// request cannot have reached the server (connection refused) or on 429.
@@ -424,18 +573,63 @@ impl Client {
         query: &[(&str, String)],
         idempotent: bool,
     ) -> Result<Bytes, Error> {
-        let url = format!("{}{path}", self.base);
+        self.send(Call {
+            method,
+            path,
+            query,
+            body: None,
+            if_match: None,
+            idempotent,
+        })
+        .await
+        .map(|(body, _)| body)
+    }
+
+    /// A write: sends `call` and answers the campaign it returns (inside
+    /// `{"campaign": ...}` unless `bare`) with its entity tag.
+    async fn write(&self, call: Call<'_>, bare: bool) -> Result<Tagged, Error> {
+        let (body, etag) = self.send(call).await?;
+        let campaign = if bare {
+            serde_json::from_slice(&body).map_err(Error::Decode)?
+        } else {
+            serde_json::from_slice::<CampaignEnvelope>(&body)
+                .map_err(Error::Decode)?
+                .campaign
+        };
+        Ok(Tagged {
+            campaign,
+            etag: etag.unwrap_or_default(),
+        })
+    }
+
+    /// Sends `call` with the retry policy; answers the body and the `ETag`.
+    async fn send(&self, call: Call<'_>) -> Result<(Bytes, Option<String>), Error> {
+        let url = format!("{}{}", self.base, call.path);
         let mut attempt = 0;
         loop {
-            let request = self
+            let mut request = self
                 .http
-                .request(method.clone(), &url)
-                .query(query)
+                .request(call.method.clone(), &url)
+                .query(call.query)
                 .header(AUTHORIZATION, self.auth.clone())
                 .header(ACCEPT, HeaderValue::from_static("application/json"));
+            if let Some(body) = &call.body {
+                request = request
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body.clone());
+            }
+            if let Some(tag) = call.if_match {
+                request = request.header(IF_MATCH, tag);
+            }
+            let idempotent = call.idempotent;
             let error = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
+                    let etag = response
+                        .headers()
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let retry_after = response
                         .headers()
                         .get(RETRY_AFTER)
@@ -444,7 +638,7 @@ impl Client {
                         .map(Duration::from_secs);
                     let body = response.bytes().await.map_err(Error::Transport)?;
                     if status.is_success() {
-                        return Ok(body);
+                        return Ok((body, etag));
                     }
                     let error = Error::from_response(status.as_u16(), retry_after, &body);
                     let wait = match status {
@@ -486,6 +680,13 @@ impl Client {
             return Err(error);
         }
     }
+}
+
+/// `value` as a request body.
+fn json_body(value: &impl serde::Serialize) -> Result<Bytes, Error> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::Config(format!("the request body does not serialize: {e}")))
 }
 
 #[cfg(test)]

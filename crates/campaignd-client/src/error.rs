@@ -31,6 +31,10 @@ pub enum Error {
         /// Messages by field.
         errors: BTreeMap<String, Vec<String>>,
     },
+    /// 412: `If-Match` named a tag that is no longer current; nothing
+    /// changed. Read the campaign again and retry with its new tag.
+    #[error("precondition failed: the campaign changed since the given entity tag")]
+    PreconditionFailed,
     /// 429: rate limited, after the configured retries.
     #[error("too many requests{}", .retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
     RateLimited {
@@ -90,6 +94,7 @@ impl Error {
             403 => Self::Forbidden,
             404 => Self::NotFound,
             409 => Self::Conflict { errors },
+            412 => Self::PreconditionFailed,
             422 => Self::Validation { errors },
             429 => Self::RateLimited { retry_after },
             500..=599 => Self::Server {
@@ -114,6 +119,7 @@ impl Error {
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
+            Self::PreconditionFailed => "Precondition Failed",
             Self::RateLimited { .. } => "Too many requests",
             Self::Validation { errors } | Self::Conflict { errors } => {
                 let lines: Vec<String> = errors
@@ -138,6 +144,7 @@ impl Error {
             Self::Forbidden => Some(403),
             Self::NotFound => Some(404),
             Self::Conflict { .. } => Some(409),
+            Self::PreconditionFailed => Some(412),
             Self::Validation { .. } => Some(422),
             Self::RateLimited { .. } => Some(429),
             Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),

@@ -337,3 +337,13 @@ mod tests {
         );
     }
 }
+
+/// A campaign as a write answered it, with its entity tag (for a later
+/// `If-Match`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// The strong entity tag the server sent, quotes included.
+    pub etag: String,
+}

@@ -156,7 +156,10 @@ mod tests {
         let patch = CampaignPatch::parse(json!({"dial_level": 2.5, "method": "preview"})).unwrap();
         let after = patch.apply(&campaign()).unwrap();
         assert_eq!(after.dial_level, DialLevel::new(2.5).unwrap());
-        assert_eq!(after.method.as_ref().map(crate::Method::as_str), Some("preview"));
+        assert_eq!(
+            after.method.as_ref().map(crate::Method::as_str),
+            Some("preview")
+        );
         assert_eq!(after.name.as_str(), "Spring");
         assert_eq!(after.max_dial_time, campaign().settings.max_dial_time);
     }
@@ -171,7 +174,10 @@ mod tests {
             .unwrap();
         assert_eq!(after.method, None);
         let e = errors(json!({"dial_level": null, "name": null}));
-        assert_eq!(e.get("dial_level"), Some(&["must not be null".to_owned()][..]));
+        assert_eq!(
+            e.get("dial_level"),
+            Some(&["must not be null".to_owned()][..])
+        );
         assert_eq!(e.get("name"), Some(&["must not be null".to_owned()][..]));
     }
 

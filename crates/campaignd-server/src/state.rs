@@ -94,11 +94,11 @@ impl AppState {
     /// Runs storage call `name` within the request timeout: a store that is
     /// down or too slow is `Unavailable` (503) rather than holding the
     /// request.
-    pub(crate) async fn storage<T>(
+    pub(crate) async fn storage<T, E: From<StoreError>>(
         &self,
         name: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         self.storage_by(self.storage_deadline(), name, call).await
     }
 
@@ -110,22 +110,25 @@ impl AppState {
     /// [`AppState::storage`] against a deadline set earlier, for a request
     /// whose storage work has more than one step (waiting for its turn to
     /// fill a cache entry, then the read).
-    pub(crate) async fn storage_by<T>(
+    pub(crate) async fn storage_by<T, E: From<StoreError>>(
         &self,
         deadline: tokio::time::Instant,
         name: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         let started = tokio::time::Instant::now();
         // Past the deadline, do not start work only to drop it.
         if started >= deadline {
             return Err(StoreError::Unavailable(
                 "the request's storage deadline passed before the call".into(),
-            ));
+            )
+            .into());
         }
         let result = tokio::time::timeout_at(deadline, call)
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("storage call timed out".into())));
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable("storage call timed out".into()).into())
+            });
         self.metrics.record_storage(name, started.elapsed());
         result
     }
@@ -212,7 +215,7 @@ impl AppState {
         let _turn = if fresh {
             let turn = self
                 .storage_by(deadline, "wait_for_fill", async {
-                    Ok(renders.fill_turn(center, Slot::List(key)).await)
+                    Ok::<_, StoreError>(renders.fill_turn(center, Slot::List(key)).await)
                 })
                 .await?;
             if let Some(hit) = renders.get(center, Slot::List(key)) {

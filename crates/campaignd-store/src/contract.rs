@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use campaignd_model::{
-    ApiKeyId, ApiKeyToken, CampaignDocument, CampaignId, ContactCenterName, KeyHasher, Scope,
-    Scopes, Status, Strategy, SystemFields, Timestamp,
+    Action, ApiKeyId, ApiKeyToken, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings,
+    ContactCenterName, EntityTag, Expected, KeyHasher, Scope, Scopes, Status, Strategy,
+    SystemFields, Timestamp,
 };
 use serde_json::{Value, json};
 
 use crate::{
-    CampaignFilter, Change, ContactCenter, ImportRecord, MAX_ACTIVE_KEYS, NewApiKey, Page,
-    Progress, Store, StoreError,
+    AuditAction, AuditQuery, CampaignFilter, Change, ContactCenter, ImportRecord, MAX_ACTIVE_KEYS,
+    NewApiKey, Page, Progress, Store, StoreError, WriteContext, WriteError, Written,
 };
 
 /// A store under test and whatever must live as long as it (a temp dir).
@@ -51,6 +52,10 @@ macro_rules! contract_tests {
             an_import_with_refused_records_is_never_published,
             list_filters_count_the_whole_filtered_set,
             the_export_walk_visits_every_campaign_once,
+            campaign_writes_follow_the_lifecycle,
+            patches_merge_and_always_move_updated_at,
+            if_match_is_checked_inside_the_write,
+            every_write_is_audited_and_a_failed_one_is_not,
         );
     };
     (@each $factory:path; $($name:ident),+ $(,)?) => {
@@ -808,4 +813,407 @@ pub async fn the_export_walk_visits_every_campaign_once(store: &dyn Store) {
         seen.extend(batch.iter().map(|c| c.id.get()));
     }
     assert_eq!(seen, (1..=25).collect::<Vec<_>>());
+}
+
+fn ctx(request: &str) -> WriteContext {
+    WriteContext {
+        key_id: ApiKeyId::new(7),
+        request_id: Some(request.to_owned()),
+    }
+}
+
+fn settings(name: &str) -> CampaignSettings {
+    CampaignSettings::with_defaults(name.parse().expect("a valid name"))
+}
+
+fn patch(value: Value) -> CampaignPatch {
+    CampaignPatch::parse(value).expect("a valid patch")
+}
+
+fn status_of(result: &Result<Written, WriteError>) -> Result<Status, String> {
+    match result {
+        Ok(w) => Ok(w.campaign.status),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// Creates start as drafts with the next id, names are unique (staged
+/// rows of an unfinished import included), and every action follows the
+/// lifecycle table, a refused one naming the status.
+pub async fn campaign_writes_follow_the_lifecycle(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let first = store
+        .create_campaign(ctx("r1"), acme.id, settings("Spring"))
+        .await
+        .unwrap();
+    assert_eq!(first.campaign.status, Status::Draft);
+    assert_eq!(first.campaign.id.get(), 1);
+    assert_eq!(first.campaign.created_at, first.campaign.updated_at);
+    let taken = store
+        .create_campaign(ctx("r2"), acme.id, settings("Spring"))
+        .await;
+    assert!(
+        matches!(&taken, Err(WriteError::Invalid(e)) if e.get("name") == Some(&["has already been taken".to_owned()][..])),
+        "{taken:?}"
+    );
+    let import = store.begin_import(acme.id).await.unwrap();
+    store
+        .stage_import(import, batch([json!({"name": "Staged"})]))
+        .await
+        .unwrap();
+    let staged = store
+        .create_campaign(ctx("r3"), acme.id, settings("Staged"))
+        .await;
+    assert!(matches!(staged, Err(WriteError::Invalid(_))), "{staged:?}");
+    store.abandon_import(import, None).await.unwrap();
+
+    let id = first.campaign.id;
+    let act = |action| store.act_on_campaign(ctx("act"), acme.id, id, action, None);
+    assert_eq!(
+        status_of(&act(Action::Pause).await),
+        Err(format!(
+            "{:?}",
+            WriteError::Conflict(Status::Draft.after(Action::Pause).unwrap_err())
+        ))
+    );
+    assert_eq!(status_of(&act(Action::Start).await), Ok(Status::Active));
+    let refused = store
+        .delete_campaign(ctx("del"), acme.id, id, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "cannot delete a campaign that is active"
+    );
+    assert_eq!(status_of(&act(Action::Pause).await), Ok(Status::Paused));
+    let again = act(Action::Pause).await.unwrap_err();
+    assert_eq!(again.to_string(), "cannot pause a campaign that is paused");
+    assert_eq!(status_of(&act(Action::Start).await), Ok(Status::Active));
+    assert_eq!(status_of(&act(Action::Stop).await), Ok(Status::Stopped));
+    let read = store.get_campaign(acme.id, id).await.unwrap().unwrap();
+    assert_eq!(read.status, Status::Stopped);
+    let deleted = store
+        .delete_campaign(ctx("del"), acme.id, id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.campaign, read,
+        "a delete answers the campaign as it was"
+    );
+    assert!(store.get_campaign(acme.id, id).await.unwrap().is_none());
+    let gone = store
+        .act_on_campaign(ctx("x"), acme.id, id, Action::Start, None)
+        .await;
+    assert!(matches!(gone, Err(WriteError::NotFound)), "{gone:?}");
+    // The deleted campaign's id and name: the name is free, the id is not.
+    let next = store
+        .create_campaign(ctx("r4"), acme.id, settings("Spring"))
+        .await
+        .unwrap();
+    assert!(
+        next.campaign.id > id,
+        "ids are never reused: {:?}",
+        next.campaign.id
+    );
+}
+
+/// A patch merges into the stored campaign, bumps `updated_at` (strictly,
+/// even within one millisecond), keeps names unique, and is refused while
+/// the system is moving the campaign.
+pub async fn patches_merge_and_always_move_updated_at(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let a = store
+        .create_campaign(ctx("r"), acme.id, settings("A"))
+        .await
+        .unwrap();
+    store
+        .create_campaign(ctx("r"), acme.id, settings("B"))
+        .await
+        .unwrap();
+    let id = a.campaign.id;
+    let mut last = a.campaign.updated_at;
+    for level in [2, 3, 4] {
+        let w = store
+            .update_campaign(
+                ctx("p"),
+                acme.id,
+                id,
+                patch(json!({"dial_level": level})),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(
+            w.campaign.updated_at > last,
+            "updated_at moves on every write"
+        );
+        last = w.campaign.updated_at;
+        assert_eq!(w.campaign.settings.name.as_str(), "A");
+        assert_eq!(
+            w.body,
+            store.get_campaign_body(acme.id, id).await.unwrap().unwrap()
+        );
+    }
+    let renamed = store
+        .update_campaign(ctx("p"), acme.id, id, patch(json!({"name": "B"})), None)
+        .await;
+    assert!(
+        matches!(renamed, Err(WriteError::Invalid(_))),
+        "{renamed:?}"
+    );
+    let same = store
+        .update_campaign(ctx("p"), acme.id, id, patch(json!({"name": "A"})), None)
+        .await;
+    assert!(
+        same.is_ok(),
+        "keeping its own name is not a clash: {same:?}"
+    );
+    let partial = store
+        .update_campaign(
+            ctx("p"),
+            acme.id,
+            id,
+            patch(json!({"dial_level_override": {"value": 2}})),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(&partial, Err(WriteError::Invalid(e)) if e.get("dial_level_override.enabled").is_some()),
+        "{partial:?}"
+    );
+    let import = store.begin_import(acme.id).await.unwrap();
+    store
+        .stage_import(
+            import,
+            batch([json!({"name": "Busy", "status": "processing"})]),
+        )
+        .await
+        .unwrap();
+    let summary = store.publish_import(import, None).await.unwrap();
+    let (busy, _) = summary.id_range.unwrap();
+    let refused = store
+        .update_campaign(
+            ctx("p"),
+            acme.id,
+            busy,
+            patch(json!({"dial_level": 2})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "cannot update a campaign that is processing"
+    );
+}
+
+/// `If-Match` is checked against the stored body's tag inside the write:
+/// a stale tag changes nothing, the current one and `*` go through, and of
+/// writers racing with one tag exactly one wins.
+pub async fn if_match_is_checked_inside_the_write(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let w = store
+        .create_campaign(ctx("r"), acme.id, settings("A"))
+        .await
+        .unwrap();
+    let id = w.campaign.id;
+    let body = store.get_campaign_body(acme.id, id).await.unwrap().unwrap();
+    assert_eq!(w.etag, EntityTag::of(&body), "the tag is the served body's");
+    let stale = Expected::OneOf(vec!["\"0000000000000000\"".into()]);
+    let refused = store
+        .update_campaign(
+            ctx("p"),
+            acme.id,
+            id,
+            patch(json!({"dial_level": 2})),
+            Some(stale.clone()),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(WriteError::PreconditionFailed)),
+        "{refused:?}"
+    );
+    let refused = store
+        .act_on_campaign(ctx("p"), acme.id, id, Action::Start, Some(stale.clone()))
+        .await;
+    assert!(
+        matches!(refused, Err(WriteError::PreconditionFailed)),
+        "{refused:?}"
+    );
+    let refused = store
+        .delete_campaign(ctx("p"), acme.id, id, Some(stale))
+        .await;
+    assert!(
+        matches!(refused, Err(WriteError::PreconditionFailed)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.get_campaign_body(acme.id, id).await.unwrap().unwrap(),
+        body
+    );
+
+    let current = Expected::OneOf(vec![w.etag.to_string()]);
+    let race = |level: i64| {
+        store.update_campaign(
+            ctx("race"),
+            acme.id,
+            id,
+            patch(json!({"dial_level": level})),
+            Some(current.clone()),
+        )
+    };
+    let results = tokio::join!(race(2), race(3), race(4), race(5));
+    let results = [results.0, results.1, results.2, results.3];
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "exactly one racer wins: {results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(WriteError::PreconditionFailed))),
+        "{results:?}"
+    );
+    let winner = won[0].as_ref().unwrap();
+    assert_eq!(
+        store.get_campaign_body(acme.id, id).await.unwrap().unwrap(),
+        winner.body
+    );
+    let any = store
+        .act_on_campaign(ctx("p"), acme.id, id, Action::Start, Some(Expected::Any))
+        .await;
+    assert_eq!(status_of(&any), Ok(Status::Active));
+    let missing = store
+        .act_on_campaign(
+            ctx("p"),
+            acme.id,
+            CampaignId::new(99).unwrap(),
+            Action::Start,
+            Some(Expected::Any),
+        )
+        .await;
+    assert!(matches!(missing, Err(WriteError::NotFound)), "{missing:?}");
+}
+
+/// Every successful write leaves one audit record and one change, in
+/// order, naming the key and the request; a refused one leaves neither,
+/// even when it shares a commit with writes that succeed.
+pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let other = center(store, "other").await;
+    let changes_before = store.latest_change().await.unwrap();
+    // Four creates at once, two with one name: they share commits, and the
+    // one that loses the name rolls back alone.
+    let create = |name: &'static str, request: &'static str| {
+        store.create_campaign(ctx(request), acme.id, settings(name))
+    };
+    let (a, b, c, d) = tokio::join!(
+        create("A", "c1"),
+        create("B", "c2"),
+        create("A", "c3"),
+        create("C", "c4")
+    );
+    let created = [&a, &b, &c, &d].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 3, "{a:?} {b:?} {c:?} {d:?}");
+    let id = b.unwrap().campaign.id;
+    store
+        .act_on_campaign(ctx("s"), acme.id, id, Action::Start, None)
+        .await
+        .unwrap();
+    store
+        .act_on_campaign(ctx("s2"), acme.id, id, Action::Start, None)
+        .await
+        .unwrap_err();
+    store
+        .update_campaign(
+            ctx("u"),
+            acme.id,
+            id,
+            patch(json!({"max_dial_time": 30})),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .create_campaign(WriteContext::default(), other.id, settings("A"))
+        .await
+        .unwrap();
+
+    let query = |campaign| AuditQuery {
+        center: acme.id,
+        campaign,
+        since: None,
+        after: None,
+        limit: 100,
+    };
+    let all = store.audit_records(&query(None)).await.unwrap();
+    let actions: Vec<_> = all.iter().map(|r| r.action).collect();
+    assert_eq!(actions.len(), 5, "{all:#?}");
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == AuditAction::Create)
+            .count(),
+        3
+    );
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+    let mine = store.audit_records(&query(Some(id))).await.unwrap();
+    let summary: Vec<_> = mine
+        .iter()
+        .map(|r| {
+            (
+                r.action,
+                r.status_before,
+                r.status_after,
+                r.request_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (AuditAction::Create, None, Some(Status::Draft), Some("c2")),
+            (
+                AuditAction::Start,
+                Some(Status::Draft),
+                Some(Status::Active),
+                Some("s")
+            ),
+            (
+                AuditAction::Update,
+                Some(Status::Active),
+                Some(Status::Active),
+                Some("u")
+            ),
+        ]
+    );
+    assert!(
+        mine.iter()
+            .all(|r| r.key_id == ApiKeyId::new(7) && r.contact_center_id == acme.id)
+    );
+    let since = store
+        .audit_records(&AuditQuery {
+            since: Some(mine[2].at),
+            ..query(Some(id))
+        })
+        .await
+        .unwrap();
+    assert!(since.iter().all(|r| r.at >= mine[2].at) && !since.is_empty());
+    let page = store
+        .audit_records(&AuditQuery {
+            after: Some(all[1].seq),
+            limit: 2,
+            ..query(None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(page, all[2..4]);
+
+    let changes = store.changes_since(changes_before, 100).await.unwrap();
+    let campaign_changes = changes
+        .iter()
+        .filter(|(_, c)| matches!(c, Change::Campaign(center, _) if *center == acme.id))
+        .count();
+    assert_eq!(
+        campaign_changes, 5,
+        "one change per successful write: {changes:?}"
+    );
 }

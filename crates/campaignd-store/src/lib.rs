@@ -1,31 +1,55 @@
-//! campaignd's storage: the [`Store`] trait, one method per use case, and its
-//! backends.
+//! campaignd's storage: one trait per resource (contact centers, keys,
+//! campaigns and their writes, imports, the audit trail, the change feed),
+//! [`Store`] for all of them, and the backends.
 //!
 //! Callers (the server, the admin CLI) hold an `Arc<dyn Store>` and never see
-//! SQL or a driver error: every backend maps its failures onto [`StoreError`].
+//! SQL or a driver error: every backend maps its failures onto [`StoreError`],
+//! and campaign writes answer typed outcomes ([`WriteError`]). A test double
+//! implements only the traits its code under test uses.
 //! The SQLite backend ([`SqliteStore`]) is the embedded default; a PostgreSQL
 //! backend implements the same trait. [`contract`] holds the behaviour every
 //! backend must show, written once and run against each.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use campaignd_model::{
     ApiKeyId, ApiKeyToken, Campaign, CampaignDocument, CampaignId, ContactCenterId,
-    ContactCenterName, KeyHash, KeyHasher, Method, SERVER_SECRET_LEN, Scopes, Status, Strategy,
-    Timestamp,
+    ContactCenterName, KeyHash, KeyHasher, Method, Scopes, Status, Strategy, Timestamp,
 };
 
+mod audit;
 pub mod contract;
 mod sqlite;
+mod store;
+mod write;
 
+pub use audit::{AuditAction, AuditQuery, AuditRecord};
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
+pub use store::{
+    AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
+    Store, Upkeep,
+};
+pub use write::{WriteContext, WriteError, Written};
+
+/// The storage traits, unnamed, for `use campaignd_store::prelude::*`: code
+/// that holds a [`Store`] calls methods of all of them.
+pub mod prelude {
+    pub use crate::store::{
+        AuditStore as _, CampaignStore as _, CampaignWrites as _, CenterStore as _,
+        ChangeFeed as _, ImportStore as _, KeyStore as _, Upkeep as _,
+    };
+}
+
+/// How long the change log keeps a change: far longer than a node may lag
+/// and still trust its caches (a node that could not follow the log for a
+/// while starts them afresh).
+pub const CHANGE_RETENTION: std::time::Duration = std::time::Duration::from_hours(1);
 
 /// Most active (unrevoked) API keys one contact center may hold.
 pub const MAX_ACTIVE_KEYS: usize = 50;
 
 /// Everything a store operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The named thing does not exist.
     #[error("{0} not found")]
@@ -233,7 +257,7 @@ pub enum Change {
 /// hash under the deployment's secret, and returns the key (to be shown
 /// once) with its stored description.
 pub async fn issue_api_key(
-    store: &dyn Store,
+    store: &dyn KeyStore,
     center: ContactCenterId,
     name: Option<String>,
     scopes: Scopes,
@@ -269,181 +293,4 @@ pub struct Footprint {
     pub database_bytes: Option<u64>,
     /// The write-ahead log's bytes (SQLite).
     pub wal_bytes: Option<u64>,
-}
-
-/// campaignd's storage, one method per use case.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Brings the schema up to date. Safe to call on every start.
-    async fn migrate(&self) -> Result<MigrationReport>;
-
-    /// Succeeds if storage answers a trivial query.
-    async fn ping(&self) -> Result<()>;
-
-    /// The deployment's secret for hashing API keys, created on first use.
-    async fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]>;
-
-    /// Creates a contact center; its name must be new.
-    async fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter>;
-
-    /// The contact center with this name.
-    async fn contact_center_by_name(
-        &self,
-        name: &ContactCenterName,
-    ) -> Result<Option<ContactCenter>>;
-
-    /// Every contact center, by id.
-    async fn list_contact_centers(&self) -> Result<Vec<ContactCenter>>;
-
-    /// Stores a new key, refusing it if the center already has
-    /// [`MAX_ACTIVE_KEYS`] active keys.
-    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo>;
-
-    /// A contact center's keys, active and revoked, by id.
-    async fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>>;
-
-    /// Revokes a key. Returns the key and whether this call revoked it
-    /// (`false`: it was revoked already).
-    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)>;
-
-    /// The grant of the active key with this hash, if there is one.
-    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>>;
-
-    /// Records when keys were last used (batched by the caller).
-    async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()>;
-
-    /// One campaign of a contact center.
-    async fn get_campaign(
-        &self,
-        center: ContactCenterId,
-        id: CampaignId,
-    ) -> Result<Option<Campaign>>;
-
-    /// The Get campaign response body of one campaign
-    /// ([`Campaign::get_body`]), which a backend may keep rendered.
-    async fn get_campaign_body(
-        &self,
-        center: ContactCenterId,
-        id: CampaignId,
-    ) -> Result<Option<Vec<u8>>> {
-        Ok(self.get_campaign(center, id).await?.map(|c| c.get_body()))
-    }
-
-    /// A page of a contact center's campaigns matching `filter`, by id, with
-    /// the total over the whole filtered set.
-    async fn list_campaigns(
-        &self,
-        center: ContactCenterId,
-        filter: &CampaignFilter,
-        page: Page,
-    ) -> Result<CampaignPage>;
-
-    /// Up to `limit` campaigns with ids greater than `after`, by id: the
-    /// export walk.
-    async fn campaigns_after(
-        &self,
-        center: ContactCenterId,
-        after: Option<CampaignId>,
-        limit: u32,
-    ) -> Result<Vec<Campaign>>;
-
-    /// Starts an import into a contact center. Its rows are written by
-    /// [`Store::stage_import`] in short transactions, so other writes get
-    /// through while it runs, and stay invisible until
-    /// [`Store::publish_import`]. An import whose process dies before
-    /// publishing is removed by a later `begin_import` or
-    /// [`Store::maintain`].
-    async fn begin_import(&self, center: ContactCenterId) -> Result<ImportId>;
-
-    /// Writes a batch of an import's records in one short transaction.
-    /// Given ids, statuses and timestamps are kept; missing ids take the
-    /// next free ids in the order staged, missing timestamps the current
-    /// time, missing statuses `draft`. A record whose id or name is taken,
-    /// or repeats an earlier record's, is refused and not written; the
-    /// problems are returned, and an import with any can only be abandoned.
-    async fn stage_import(
-        &self,
-        import: ImportId,
-        records: Vec<ImportRecord>,
-    ) -> Result<Vec<ImportProblem>>;
-
-    /// Makes every staged row visible at once, in one short commit, then
-    /// finishes the import's bookkeeping (reporting progress in rows).
-    /// Refused if any record was refused. An import that fails to publish
-    /// is still staging and the caller's to abandon.
-    async fn publish_import(
-        &self,
-        import: ImportId,
-        progress: Option<Progress>,
-    ) -> Result<ImportSummary>;
-
-    /// Deletes an import's staged rows, a short transaction at a time
-    /// (reporting progress in rows). Nothing of it was ever visible.
-    async fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
-
-    /// Imports campaigns all or nothing: stages them in batches, then
-    /// publishes them, or abandons the import and returns every problem.
-    /// Progress counts records staged.
-    async fn import_campaigns(
-        &self,
-        center: ContactCenterId,
-        records: Vec<CampaignDocument>,
-        progress: Option<Progress>,
-    ) -> Result<ImportSummary> {
-        let import = self.begin_import(center).await?;
-        let mut problems = Vec::new();
-        let mut records = records.into_iter().enumerate().peekable();
-        let mut staged = 0u64;
-        while records.peek().is_some() {
-            let batch: Vec<ImportRecord> = records
-                .by_ref()
-                .take(IMPORT_BATCH)
-                .map(|(index, document)| ImportRecord { index, document })
-                .collect();
-            staged += batch.len() as u64;
-            match self.stage_import(import, batch).await {
-                Ok(refused) => problems.extend(refused),
-                Err(e) => {
-                    // The error is the news; rows left behind are removed
-                    // by the next import or upkeep if this fails too.
-                    let _ = self.abandon_import(import, None).await;
-                    return Err(e);
-                }
-            }
-            if let Some(progress) = &progress {
-                progress(staged);
-            }
-        }
-        if !problems.is_empty() {
-            self.abandon_import(import, None).await?;
-            return Err(StoreError::ImportRejected(problems));
-        }
-        match self.publish_import(import, None).await {
-            Ok(summary) => Ok(summary),
-            Err(e) => {
-                let _ = self.abandon_import(import, None).await;
-                Err(e)
-            }
-        }
-    }
-
-    /// The sequence number of the latest change, so a node can start
-    /// watching from now.
-    async fn latest_change(&self) -> Result<i64>;
-
-    /// Changes committed after sequence number `after`, oldest first, with
-    /// their sequence numbers; at most `limit`.
-    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
-
-    /// What storage occupies on disk.
-    async fn footprint(&self) -> Result<Footprint> {
-        Ok(Footprint::default())
-    }
-
-    /// Upkeep a node runs every second or so. SQLite: a write-ahead log
-    /// left large (a rolled-back or killed bulk write) is checkpointed and
-    /// truncated.
-    async fn maintain(&self) -> Result<()> {
-        Ok(())
-    }
 }

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use campaignd_model::{CampaignDocument, CampaignId, ContactCenterId, SystemFields};
+use campaignd_store::SqliteStore;
 use campaignd_store::contract::Fixture;
-use campaignd_store::{SqliteStore, Store};
+use campaignd_store::prelude::*;
 
 async fn sqlite() -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -208,12 +209,13 @@ async fn campaign_rows_are_keyed_by_center_and_id() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "UPDATE campaigns SET row_id = id WHERE id < 100;
-             DELETE FROM schema_migrations WHERE version = 4;",
+             DELETE FROM schema_migrations WHERE version >= 4;
+             DROP TABLE audit;",
         )
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.migrate().await.unwrap().applied, [4]);
+    assert_eq!(store.migrate().await.unwrap().applied, [4, 5]);
     assert_eq!(row_ids(&path), keyed);
     let one = CampaignId::new(7).unwrap();
     assert!(

@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use campaignd_model::{
-    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash, SERVER_SECRET_LEN,
-    Timestamp,
+    Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
+    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp,
 };
 use campaignd_store::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportId,
-    ImportProblem, ImportRecord, ImportSummary, KeyGrant, MigrationReport, NewApiKey, Page,
-    Progress, Result, Store, StoreError,
+    ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
+    CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter, Footprint, ImportId,
+    ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, MigrationReport,
+    NewApiKey, Page, Progress, Result, Store, StoreError, Upkeep, WriteContext, WriteError,
+    Written,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -30,7 +32,7 @@ pub enum Fault {
     UnavailableTimes(usize),
 }
 
-/// See the module docs. Call names are the `Store` method names
+/// See the module docs. Call names are the storage traits' method names
 /// (`"get_campaign_body"`, `"ping"`, ...); `"*"` faults every call.
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
@@ -120,13 +122,13 @@ impl FaultyStore {
     }
 }
 
-/// Implements every `Store` method as: count and play the fault, then call
-/// the real store. One line per method; a method added to the trait is a
-/// compile error here until it is listed.
+/// Implements every method of the storage traits as: count and play the
+/// fault, then call the real store. One line per method; a method added to
+/// a trait is a compile error here until it is listed.
 macro_rules! delegate {
-    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* ) -> $ret:ty; )*) => {
+    ($( impl $trait:ident { $( fn $name:ident(&self $(, $arg:ident: $ty:ty)* ) -> $ret:ty; )* } )*) => {$(
         #[async_trait]
-        impl Store for FaultyStore {
+        impl $trait for FaultyStore {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.enter(stringify!($name)).await?;
@@ -134,31 +136,52 @@ macro_rules! delegate {
                 }
             )*
         }
-    };
+    )*};
 }
 
 delegate! {
-    fn migrate(&self) -> Result<MigrationReport>;
-    fn ping(&self) -> Result<()>;
-    fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]>;
-    fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter>;
-    fn contact_center_by_name(&self, name: &ContactCenterName) -> Result<Option<ContactCenter>>;
-    fn list_contact_centers(&self) -> Result<Vec<ContactCenter>>;
-    fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo>;
-    fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>>;
-    fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)>;
-    fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>>;
-    fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()>;
-    fn get_campaign(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Campaign>>;
-    fn get_campaign_body(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Vec<u8>>>;
-    fn list_campaigns(&self, center: ContactCenterId, filter: &CampaignFilter, page: Page) -> Result<CampaignPage>;
-    fn campaigns_after(&self, center: ContactCenterId, after: Option<CampaignId>, limit: u32) -> Result<Vec<Campaign>>;
-    fn begin_import(&self, center: ContactCenterId) -> Result<ImportId>;
-    fn stage_import(&self, import: ImportId, records: Vec<ImportRecord>) -> Result<Vec<ImportProblem>>;
-    fn publish_import(&self, import: ImportId, progress: Option<Progress>) -> Result<ImportSummary>;
-    fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
-    fn latest_change(&self) -> Result<i64>;
-    fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
-    fn footprint(&self) -> Result<Footprint>;
-    fn maintain(&self) -> Result<()>;
+    impl Upkeep {
+        fn migrate(&self) -> Result<MigrationReport>;
+        fn ping(&self) -> Result<()>;
+        fn footprint(&self) -> Result<Footprint>;
+        fn maintain(&self) -> Result<()>;
+    }
+    impl CenterStore {
+        fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter>;
+        fn contact_center_by_name(&self, name: &ContactCenterName) -> Result<Option<ContactCenter>>;
+        fn list_contact_centers(&self) -> Result<Vec<ContactCenter>>;
+    }
+    impl KeyStore {
+        fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]>;
+        fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo>;
+        fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>>;
+        fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)>;
+        fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>>;
+        fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()>;
+    }
+    impl CampaignStore {
+        fn get_campaign(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Campaign>>;
+        fn get_campaign_body(&self, center: ContactCenterId, id: CampaignId) -> Result<Option<Vec<u8>>>;
+        fn list_campaigns(&self, center: ContactCenterId, filter: &CampaignFilter, page: Page) -> Result<CampaignPage>;
+        fn campaigns_after(&self, center: ContactCenterId, after: Option<CampaignId>, limit: u32) -> Result<Vec<Campaign>>;
+    }
+    impl CampaignWrites {
+        fn create_campaign(&self, ctx: WriteContext, center: ContactCenterId, settings: CampaignSettings) -> Result<Written, WriteError>;
+        fn update_campaign(&self, ctx: WriteContext, center: ContactCenterId, id: CampaignId, patch: CampaignPatch, expected: Option<Expected>) -> Result<Written, WriteError>;
+        fn delete_campaign(&self, ctx: WriteContext, center: ContactCenterId, id: CampaignId, expected: Option<Expected>) -> Result<Written, WriteError>;
+        fn act_on_campaign(&self, ctx: WriteContext, center: ContactCenterId, id: CampaignId, action: Action, expected: Option<Expected>) -> Result<Written, WriteError>;
+    }
+    impl ImportStore {
+        fn begin_import(&self, center: ContactCenterId) -> Result<ImportId>;
+        fn stage_import(&self, import: ImportId, records: Vec<ImportRecord>) -> Result<Vec<ImportProblem>>;
+        fn publish_import(&self, import: ImportId, progress: Option<Progress>) -> Result<ImportSummary>;
+        fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
+    }
+    impl AuditStore {
+        fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+    }
+    impl ChangeFeed {
+        fn latest_change(&self) -> Result<i64>;
+        fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+    }
 }

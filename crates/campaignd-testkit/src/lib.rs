@@ -153,6 +153,7 @@ use std::time::Duration;
 
 use campaignd_model::{CampaignDocument, ContactCenterId, Scope, SystemFields};
 use campaignd_server::{AppConfig, Limits, Quota};
+use campaignd_store::prelude::*;
 use campaignd_store::{ApiKeyInfo, SqliteStore, Store};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -330,10 +331,31 @@ impl TestServer {
         self.request("GET", path, &headers).await
     }
 
+    /// A key that may read and manage the center's campaigns.
+    pub async fn manager(&self, center: ContactCenterId) -> String {
+        self.key(center, &[Scope::CampaignsRead, Scope::CampaignsManage])
+            .await
+            .0
+    }
+
     pub async fn request(&self, method: &str, path: &str, headers: &[(String, String)]) -> Reply {
+        self.send(method, path, headers, None).await
+    }
+
+    /// A request with a body, as given (no content type is added).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
         let mut req = self.http.request(method.parse().unwrap(), self.url(path));
         for (name, value) in headers {
             req = req.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = body {
+            req = req.body(body);
         }
         let res = req.send().await.expect("request sent");
         Reply {

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use campaignd_model::FieldErrors;
-use campaignd_store::StoreError;
+use campaignd_store::{StoreError, WriteError};
 
 /// A failed API request.
 #[derive(Debug)]
@@ -24,8 +24,9 @@ pub(crate) enum ApiError {
     /// 405: the route exists but not with this method.
     MethodNotAllowed,
     /// 409: conflicts with the campaign's state.
-    #[expect(dead_code, reason = "the lifecycle routes (SPEC §8) answer it")]
     Conflict(FieldErrors),
+    /// 412: `If-Match` names a tag that is not the current one.
+    PreconditionFailed,
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: a body that is not `application/json`.
@@ -70,6 +71,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -86,6 +88,7 @@ impl ApiError {
             Self::Forbidden => r#"{"error":"Forbidden"}"#,
             Self::NotFound => r#"{"error":"Not found"}"#,
             Self::MethodNotAllowed => r#"{"error":"Method Not Allowed"}"#,
+            Self::PreconditionFailed => r#"{"error":"Precondition Failed"}"#,
             Self::PayloadTooLarge => r#"{"error":"Payload Too Large"}"#,
             Self::UnsupportedMediaType => r#"{"error":"Unsupported Media Type"}"#,
             Self::TooManyRequests(_) => r#"{"error":"Too many requests"}"#,
@@ -112,7 +115,7 @@ pub(crate) fn body_for_status(status: StatusCode) -> Option<&'static str> {
         StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(Duration::ZERO),
         StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal,
         StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
-        StatusCode::PRECONDITION_FAILED => return Some(r#"{"error":"Precondition Failed"}"#),
+        StatusCode::PRECONDITION_FAILED => ApiError::PreconditionFailed,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
             return Some(r#"{"error":"Request Header Fields Too Large"}"#);
         }
@@ -171,6 +174,19 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %other, "storage error");
                 Self::Internal
             }
+        }
+    }
+}
+
+/// The one place a write's outcome becomes a status code.
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::NotFound => Self::NotFound,
+            WriteError::PreconditionFailed => Self::PreconditionFailed,
+            WriteError::Conflict(illegal) => Self::Conflict(illegal.errors()),
+            WriteError::Invalid(errors) => Self::Validation(errors),
+            WriteError::Store(e) => e.into(),
         }
     }
 }

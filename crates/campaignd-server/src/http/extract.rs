@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
-use campaignd_model::FieldErrors;
+use campaignd_model::{Expected, FieldErrors};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 
@@ -157,12 +157,6 @@ pub(crate) trait JsonBody: Sized {
 #[derive(Debug)]
 pub(crate) struct Json<T>(pub(crate) T);
 
-// `allow`, not `expect`: rustc treats an item marked for dead_code as used,
-// and then reports the expectation itself as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "the write routes (SPEC §8) take it")
-)]
 impl<T: JsonBody> Json<T> {
     /// Parses a body whose headers were `headers`.
     pub(crate) fn from_bytes(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
@@ -174,14 +168,21 @@ impl<T: JsonBody> Json<T> {
     }
 }
 
-/// Whether the declared content type is JSON (`application/json`, with or
-/// without parameters such as `charset`).
+/// Whether the declared content type is JSON: `application/json` or a
+/// `+json` type such as `application/merge-patch+json`, with or without
+/// parameters such as `charset`.
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| {
+            essence == "application/json"
+                || essence
+                    .strip_prefix("application/")
+                    .is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"))
+        })
 }
 
 impl<S: Sync, T: JsonBody> FromRequest<S> for Json<T> {
@@ -226,13 +227,18 @@ impl Preconditions {
         if text.trim() == "*" {
             return Self::Any;
         }
-        Self::Tags(
-            text.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        )
+        let tags: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        // An empty list is no condition at all (HTTP allows none).
+        if tags.is_empty() {
+            Self::Absent
+        } else {
+            Self::Tags(tags)
+        }
     }
 
     /// Whether `etag` (quotes included) is among these tags; strong
@@ -261,20 +267,20 @@ impl IfNoneMatch {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the write routes (SPEC §8) take it")
-)]
 impl IfMatch {
     /// Reads the header from `headers`.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         Self(Preconditions::parse(headers.get(header::IF_MATCH)))
     }
 
-    /// Whether a write may go ahead on a resource whose tag is `etag`:
-    /// with no header, always.
-    pub(crate) fn allows(&self, etag: &HeaderValue) -> bool {
-        matches!(self.0, Preconditions::Absent) || self.0.matches(etag)
+    /// The condition for the store to check inside the write; `None`
+    /// without the header.
+    pub(crate) fn expected(&self) -> Option<Expected> {
+        match &self.0 {
+            Preconditions::Absent => None,
+            Preconditions::Any => Some(Expected::Any),
+            Preconditions::Tags(tags) => Some(Expected::OneOf(tags.clone())),
+        }
     }
 }
 
@@ -330,9 +336,14 @@ mod tests {
         assert!(!parse("W/\"abc\"").matches(&etag));
         assert!(!parse("\"abcd\"").matches(&etag));
         assert!(!Preconditions::parse(None).matches(&etag));
-        assert!(IfMatch(Preconditions::Absent).allows(&etag));
-        assert!(!IfMatch(parse("\"x\"")).allows(&etag));
-        assert!(IfMatch(parse("*")).allows(&etag));
+        assert_eq!(parse(" , "), Preconditions::Absent);
+        assert_eq!(parse(""), Preconditions::Absent);
+        assert_eq!(IfMatch(Preconditions::Absent).expected(), None);
+        assert_eq!(
+            IfMatch(parse("\"x\", \"y\"")).expected(),
+            Some(Expected::OneOf(vec!["\"x\"".into(), "\"y\"".into()]))
+        );
+        assert_eq!(IfMatch(parse("*")).expected(), Some(Expected::Any));
     }
 
     #[derive(Debug)]

@@ -34,7 +34,7 @@ use crate::http::access_log::{self, Access};
 use crate::http::error::{ApiError, body_for_status, json_response};
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::http::guard::KeyId;
-use crate::http::request_id::{REQUEST_ID, request_id};
+use crate::http::request_id::{REQUEST_ID, RequestId, request_id};
 use crate::http::router::{Direct, Template, router};
 use crate::state::AppState;
 
@@ -103,7 +103,7 @@ impl Front {
         let (mut response, route) = if too_large(request.headers()) {
             (ApiError::PayloadTooLarge.into_response(), Route::default())
         } else {
-            AssertUnwindSafe(self.route(request, peer))
+            AssertUnwindSafe(self.route(request, peer, &id))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| (panic_response(&*panic), Route::default()))
@@ -112,7 +112,12 @@ impl Front {
         response
     }
 
-    async fn route<B>(&self, request: hyper::Request<B>, peer: SocketAddr) -> (Response, Route)
+    async fn route<B>(
+        &self,
+        request: hyper::Request<B>,
+        peer: SocketAddr,
+        id: &HeaderValue,
+    ) -> (Response, Route)
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
@@ -130,6 +135,10 @@ impl Front {
         }
         let mut request = hyper::Request::from_parts(parts, Body::new(body));
         request.extensions_mut().insert(ConnectInfo(peer));
+        // A request id is well-formed ASCII, checked where it was chosen.
+        request.extensions_mut().insert(RequestId(
+            String::from_utf8_lossy(id.as_bytes()).into_owned(),
+        ));
         let response = self
             .0
             .router
@@ -221,6 +230,7 @@ mod tests {
     use std::time::Duration;
 
     use campaignd_model::{CampaignDocument, Scope, SystemFields};
+    use campaignd_store::prelude::*;
     use campaignd_store::{SqliteStore, Store};
     use http_body_util::BodyExt as _;
 

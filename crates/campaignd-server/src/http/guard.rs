@@ -35,6 +35,14 @@ impl RequiredScope for CampaignsRead {
     const SCOPE: Scope = Scope::CampaignsRead;
 }
 
+/// `campaigns.manage`: every write and lifecycle action.
+#[derive(Debug)]
+pub(crate) struct CampaignsManage;
+
+impl RequiredScope for CampaignsManage {
+    const SCOPE: Scope = Scope::CampaignsManage;
+}
+
 /// An authenticated caller holding scope `S`, within its rate limit.
 #[derive(Debug)]
 pub(crate) struct Caller<S> {

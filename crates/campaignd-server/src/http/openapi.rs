@@ -22,9 +22,10 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::error::json_response;
 use crate::http::schemas::{
-    AmdVoicemailMessage, CallerIdSet, Campaign, CampaignEnvelope, CampaignFollowUpMode,
-    CampaignList, CampaignListItem, CampaignStatus, CampaignStrategy, DialLevelOverride,
-    FieldErrorsBody, Health, ListMetadata, Readiness, SimpleError, VoiceMessage,
+    AmdVoicemailMessage, AmdVoicemailMessageInput, CallerIdSet, Campaign, CampaignCreate,
+    CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem, CampaignPatch,
+    CampaignStatus, CampaignStrategy, DialLevelOverride, FieldErrorsBody, Health, ListMetadata,
+    Readiness, SimpleError, VoiceMessage,
 };
 use crate::state::AppState;
 
@@ -174,7 +175,13 @@ impl Modify for Headers {
     ),
     paths(
         crate::http::routes::campaigns::list_campaigns,
+        crate::http::routes::manage::create_campaign,
         crate::http::routes::campaigns::get_campaign,
+        crate::http::routes::manage::update_campaign,
+        crate::http::routes::manage::delete_campaign,
+        crate::http::routes::manage::start_campaign,
+        crate::http::routes::manage::pause_campaign,
+        crate::http::routes::manage::stop_campaign,
         openapi_json,
         crate::http::routes::health::healthz,
         crate::http::routes::health::readyz,
@@ -185,7 +192,8 @@ impl Modify for Headers {
     components(schemas(
         Campaign, CampaignListItem, CampaignEnvelope, CampaignList, ListMetadata, CampaignStatus,
         CampaignStrategy, CampaignFollowUpMode, DialLevelOverride, AmdVoicemailMessage,
-        VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness
+        VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness, CampaignCreate,
+        CampaignPatch, AmdVoicemailMessageInput
     )),
     modifiers(&Security, &Headers),
 )]

@@ -52,6 +52,31 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
         .unwrap_or_else(new_request_id)
 }
 
+/// The request's id, as the front service chose it, for handlers that
+/// record it (the audit trail).
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+impl<S: Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // Every request the front service routes carries it; the fallback
+        // is for a router driven without it (a unit test).
+        let id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| {
+                Self(String::from_utf8_lossy(new_request_id().as_bytes()).into_owned())
+            });
+        Ok(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,13 +18,14 @@ use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{IfNoneMatch, Path, PathSegments, Query};
 use crate::http::guard::{Answer, Caller};
 use crate::http::openapi::openapi_json;
 use crate::http::routes::campaigns::{self, GET_CAMPAIGN, LIST_CAMPAIGNS};
+use crate::http::routes::manage::{self, PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
 use crate::http::routes::{health, metrics};
 use crate::state::AppState;
 
@@ -32,7 +33,13 @@ use crate::state::AppState;
 /// list exactly these (a test checks).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", LIST_CAMPAIGNS),
+    ("post", LIST_CAMPAIGNS),
     ("get", GET_CAMPAIGN),
+    ("patch", GET_CAMPAIGN),
+    ("delete", GET_CAMPAIGN),
+    ("post", START_CAMPAIGN),
+    ("post", PAUSE_CAMPAIGN),
+    ("post", STOP_CAMPAIGN),
     ("get", "/api/v4/openapi.json"),
     ("get", "/healthz"),
     ("get", "/metrics"),
@@ -43,6 +50,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub(crate) const TEMPLATES: &[&str] = &[
     LIST_CAMPAIGNS,
     GET_CAMPAIGN,
+    START_CAMPAIGN,
+    PAUSE_CAMPAIGN,
+    STOP_CAMPAIGN,
     "/api/v4/openapi.json",
     "/healthz",
     "/metrics",
@@ -53,8 +63,19 @@ pub(crate) const TEMPLATES: &[&str] = &[
 /// looking at the key), 405 with `Allow` for a known route's other methods.
 pub(crate) fn router(app: AppState) -> Router {
     Router::new()
-        .route(LIST_CAMPAIGNS, get(campaigns::list_campaigns))
-        .route(GET_CAMPAIGN, get(campaigns::get_campaign))
+        .route(
+            LIST_CAMPAIGNS,
+            get(campaigns::list_campaigns).post(manage::create_campaign),
+        )
+        .route(
+            GET_CAMPAIGN,
+            get(campaigns::get_campaign)
+                .patch(manage::update_campaign)
+                .delete(manage::delete_campaign),
+        )
+        .route(START_CAMPAIGN, post(manage::start_campaign))
+        .route(PAUSE_CAMPAIGN, post(manage::pause_campaign))
+        .route(STOP_CAMPAIGN, post(manage::stop_campaign))
         .route("/api/v4/openapi.json", get(openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -303,6 +303,15 @@ pub(crate) struct AmdVoicemailMessage {
     voice_message: Option<VoiceMessage>,
 }
 
+/// Voicemail behaviour as a request gives it: a missing `voice_message`
+/// means none.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AmdVoicemailMessageInput {
+    enabled: bool,
+    voice_message: Option<VoiceMessage>,
+}
+
 /// A set of caller ids.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -354,6 +363,112 @@ pub(crate) struct Campaign {
     created_at: String,
     #[schema(schema_with = timestamp)]
     updated_at: String,
+}
+
+/// A method as given, or `null` for none: trimmed by the server, then 1
+/// to its limit of characters, no control characters.
+fn method_input() -> Schema {
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(text_pattern(Method::MAX_CHARS, true)));
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(text)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "The dialing method, or null; not shown in the v4 campaign object",
+        ))
+        .into()
+}
+
+/// A create body: `name` is required; every other key takes SPEC's
+/// default when missing. `id`, `status`, `created_at` and `updated_at`
+/// are the system's and refused, as is any key not listed.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Summer Outreach Campaign", "dial_level": 1.5, "max_dial_attempts": 5}))]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the wire object has these booleans"
+)]
+pub(crate) struct CampaignCreate {
+    #[schema(schema_with = campaign_name)]
+    name: String,
+    #[serde(default)]
+    strategy: CampaignStrategy,
+    #[serde(default)]
+    #[schema(schema_with = dial_level)]
+    dial_level: f64,
+    dial_level_override: Option<DialLevelOverride>,
+    #[serde(default)]
+    #[schema(schema_with = max_dial_time)]
+    max_dial_time: u16,
+    #[serde(default)]
+    #[schema(schema_with = max_wait_time)]
+    max_wait_time: u16,
+    #[serde(default)]
+    #[schema(schema_with = max_dial_attempts)]
+    max_dial_attempts: u8,
+    #[serde(default)]
+    amd_enabled: bool,
+    amd_voicemail_message: Option<AmdVoicemailMessageInput>,
+    #[serde(default)]
+    #[schema(schema_with = caller_id_sets)]
+    caller_id_sets: Vec<CallerIdSet>,
+    #[serde(default)]
+    use_local_caller_id: bool,
+    #[serde(default)]
+    asr_optimization_enabled: bool,
+    follow_up_mode: Option<CampaignFollowUpMode>,
+    #[serde(default)]
+    live: bool,
+    #[schema(schema_with = method_input)]
+    method: Option<String>,
+}
+
+/// A patch body (JSON merge patch): any of the writable keys; a key left
+/// out keeps its value, and `null` clears a nullable key. An object value
+/// is given whole here, though a partial one merges into the stored one.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"dial_level": 2, "method": null}))]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the wire object has these booleans"
+)]
+pub(crate) struct CampaignPatch {
+    #[serde(default)]
+    #[schema(schema_with = campaign_name)]
+    name: String,
+    #[serde(default)]
+    strategy: CampaignStrategy,
+    #[serde(default)]
+    #[schema(schema_with = dial_level)]
+    dial_level: f64,
+    dial_level_override: Option<DialLevelOverride>,
+    #[serde(default)]
+    #[schema(schema_with = max_dial_time)]
+    max_dial_time: u16,
+    #[serde(default)]
+    #[schema(schema_with = max_wait_time)]
+    max_wait_time: u16,
+    #[serde(default)]
+    #[schema(schema_with = max_dial_attempts)]
+    max_dial_attempts: u8,
+    #[serde(default)]
+    amd_enabled: bool,
+    amd_voicemail_message: Option<AmdVoicemailMessageInput>,
+    #[serde(default)]
+    #[schema(schema_with = caller_id_sets)]
+    caller_id_sets: Vec<CallerIdSet>,
+    #[serde(default)]
+    use_local_caller_id: bool,
+    #[serde(default)]
+    asr_optimization_enabled: bool,
+    follow_up_mode: Option<CampaignFollowUpMode>,
+    #[serde(default)]
+    live: bool,
+    #[schema(schema_with = method_input)]
+    method: Option<String>,
 }
 
 /// A list item: the campaign object less `dial_level_override`,
@@ -546,6 +661,22 @@ impl IntoParams for IfNoneMatchHeader {
             ParameterIn::Header,
             false,
             "Entity tags (or `*`): 304 without a body when the current one is listed",
+            ObjectBuilder::new().schema_type(Type::String),
+        )]
+    }
+}
+
+/// `If-Match`, which every write and action honours.
+pub(crate) struct IfMatchHeader;
+
+impl IntoParams for IfMatchHeader {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        // Any value is accepted: one that lists no current tag is a 412.
+        vec![parameter(
+            "If-Match",
+            ParameterIn::Header,
+            false,
+            "Entity tags (or `*`): the write goes ahead only if the current one is listed, else 412",
             ObjectBuilder::new().schema_type(Type::String),
         )]
     }

@@ -14,11 +14,18 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Most changes applied per poll; a backlog beyond this clears the caches.
 const POLL_BATCH: u32 = 1000;
 
+/// A watcher that could not read the log for this long may have missed
+/// changes since pruned ([`campaignd_store::CHANGE_RETENTION`] is far
+/// longer), so it starts afresh rather than trust what it holds.
+const LONG_OUTAGE: Duration = Duration::from_mins(5);
+
 /// Where in the change log this node has got to.
 pub(crate) struct Watcher {
     store: Arc<dyn Store>,
     caches: Arc<Caches>,
     seen: i64,
+    /// When the last good poll was.
+    last_good: Instant,
 }
 
 impl Watcher {
@@ -34,6 +41,7 @@ impl Watcher {
             store,
             caches,
             seen,
+            last_good: Instant::now(),
         })
     }
 
@@ -41,26 +49,49 @@ impl Watcher {
     /// themselves (see [`crate::runtime::cache::Freshness`]).
     pub(crate) async fn poll(&mut self) {
         let started = Instant::now();
-        match self.store.changes_since(self.seen, POLL_BATCH).await {
-            Ok(changes) => {
-                if changes.len() == POLL_BATCH as usize {
-                    // Too much to apply one by one: start afresh.
-                    self.caches.renders.clear();
-                    self.caches.keys.clear();
-                } else {
-                    for (_, change) in &changes {
-                        self.apply(*change);
-                    }
-                }
-                if let Some((seq, _)) = changes.last() {
-                    self.seen = *seq;
-                }
+        let result = if started.duration_since(self.last_good) > LONG_OUTAGE {
+            self.start_afresh().await
+        } else {
+            self.follow().await
+        };
+        match result {
+            Ok(()) => {
+                self.last_good = started;
                 self.caches.freshness.confirm(started);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the change log; caches bypassed until it answers");
             }
         }
+    }
+
+    /// Applies the changes since the last poll.
+    async fn follow(&mut self) -> campaignd_store::Result<()> {
+        let changes = self.store.changes_since(self.seen, POLL_BATCH).await?;
+        if changes.len() == POLL_BATCH as usize {
+            // Too much to apply one by one (a burst of writes): start
+            // afresh, or this node would fall further behind each poll.
+            return self.start_afresh().await;
+        }
+        for (_, change) in &changes {
+            self.apply(*change);
+        }
+        if let Some((seq, _)) = changes.last() {
+            self.seen = *seq;
+        }
+        Ok(())
+    }
+
+    /// Empties the caches and follows the log from its end. The end is
+    /// read first: whatever commits after it is applied by the next poll,
+    /// and a fill that read older data before the clear is dropped by the
+    /// caches' generation check.
+    async fn start_afresh(&mut self) -> campaignd_store::Result<()> {
+        let latest = self.store.latest_change().await?;
+        self.caches.renders.clear();
+        self.caches.keys.clear();
+        self.seen = latest;
+        Ok(())
     }
 
     fn apply(&self, change: Change) {

@@ -2,5 +2,6 @@
 //! and a server on port 0 (`campaignd-testkit`).
 
 mod hardening;
+mod manage;
 mod openapi;
 mod read;

@@ -279,12 +279,29 @@ async fn response_headers_are_declared_where_they_are_sent() {
     );
     assert!(!required("429", "RateLimit-Limit"));
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for (status, response) in item["get"]["responses"].as_object().unwrap() {
-            assert_eq!(
-                response["headers"]["X-Request-Id"]["required"], true,
-                "{path} {status}"
-            );
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                assert_eq!(
+                    response["headers"]["X-Request-Id"]["required"], true,
+                    "{method} {path} {status}"
+                );
+            }
         }
+    }
+    // Every write answers its new entity tag.
+    for (path, method) in [
+        ("/api/v4/campaigns", "post"),
+        ("/api/v4/campaigns/{campaign_id}", "patch"),
+        ("/api/v4/campaigns/{campaign_id}/pause", "post"),
+    ] {
+        let ok = doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(s, _)| s.starts_with('2'))
+            .unwrap()
+            .1;
+        assert_eq!(ok["headers"]["ETag"]["required"], true, "{method} {path}");
     }
 
     // And they are sent: a 401 as the document says.

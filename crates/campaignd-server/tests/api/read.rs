@@ -309,10 +309,16 @@ async fn unknown_routes_and_methods_answer_json_without_looking_at_the_key() {
         assert_json_error(&reply, 404, r#"{"error":"Not found"}"#);
         assert!(reply.header("www-authenticate").is_none());
     }
-    for method in ["POST", "PUT", "DELETE", "PATCH"] {
-        let reply = server.request(method, "/api/v4/campaigns/3", &[]).await;
+    for (method, path, allow) in [
+        ("POST", "/api/v4/campaigns/3", "GET,HEAD,PATCH,DELETE"),
+        ("PUT", "/api/v4/campaigns/3", "GET,HEAD,PATCH,DELETE"),
+        ("PUT", "/api/v4/campaigns", "GET,HEAD,POST"),
+        ("GET", "/api/v4/campaigns/3/pause", "POST"),
+        ("DELETE", "/api/v4/campaigns/3/start", "POST"),
+    ] {
+        let reply = server.request(method, path, &[]).await;
         assert_json_error(&reply, 405, r#"{"error":"Method Not Allowed"}"#);
-        assert!(reply.header("allow").unwrap().contains("GET"));
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
     }
 }
 

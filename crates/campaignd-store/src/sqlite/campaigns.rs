@@ -299,7 +299,7 @@ pub(super) struct Staged {
 /// Inserts one campaign row, staged for an import or visible at once;
 /// returns its `row_id`.
 pub(super) fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     center: ContactCenterId,
     c: &Campaign,
     staged: Option<Staged>,
@@ -344,4 +344,127 @@ pub(super) fn insert(
         row_key(center, c.id),
     ])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A visible campaign as a write finds it: its row, its fields and its
+/// stored body (rendered afresh if stored by an older build), whose hash is
+/// the entity tag the write is checked against.
+pub(super) struct Current {
+    /// Its `row_id`.
+    pub(super) row_id: i64,
+    /// The campaign.
+    pub(super) campaign: Campaign,
+    /// Its Get campaign body, as reads serve it.
+    pub(super) body: Vec<u8>,
+}
+
+/// The campaign a write is about, if it is visible.
+pub(super) fn for_write(
+    conn: &Connection,
+    center: ContactCenterId,
+    id: CampaignId,
+) -> rusqlite::Result<Option<Current>> {
+    let (sql, args) = one_campaign(
+        center,
+        id,
+        "row_id = ?1 AND contact_center_id = ?2",
+        "contact_center_id = ?1 AND id = ?2",
+    );
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, import_id, row_id, body, body_version FROM campaigns WHERE {sql}"
+        ))?
+        .query_row(args, |r| {
+            let campaign = from_row(r)?;
+            let body = match r.get::<_, Option<i64>>(IMPORT_ID_AT + 3)? {
+                Some(Campaign::BODY_VERSION) => r
+                    .get_ref(IMPORT_ID_AT + 2)?
+                    .as_bytes_or_null()?
+                    .map(<[u8]>::to_vec),
+                _ => None,
+            };
+            Ok((
+                campaign,
+                body,
+                r.get::<_, Option<i64>>(IMPORT_ID_AT)?,
+                r.get::<_, i64>(IMPORT_ID_AT + 1)?,
+            ))
+        })
+        .optional()?;
+    match found {
+        Some((campaign, body, import, row_id)) if !imports::hides(conn, import)? => {
+            let body = body.unwrap_or_else(|| campaign.get_body());
+            Ok(Some(Current {
+                row_id,
+                campaign,
+                body,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Whether another campaign of the center (visible or staged by an import)
+/// has this name.
+pub(super) fn name_taken(
+    conn: &Connection,
+    center: ContactCenterId,
+    name: &str,
+    except_row: Option<i64>,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM campaigns WHERE contact_center_id = ?1 AND name = ?2
+            AND row_id IS NOT ?3)",
+    )?
+    .query_row(params![center.get(), name, except_row], |r| r.get(0))
+}
+
+/// Rewrites a row's every field, and its body, as `c`.
+pub(super) fn update(
+    conn: &Connection,
+    row_id: i64,
+    c: &Campaign,
+    body: &[u8],
+) -> rusqlite::Result<()> {
+    let s = &c.settings;
+    conn.prepare_cached(
+        "UPDATE campaigns SET name = ?2, name_folded = ?3, status = ?4, strategy = ?5,
+            dial_level = ?6, dial_level_override = ?7, max_dial_time = ?8, max_wait_time = ?9,
+            max_dial_attempts = ?10, amd_enabled = ?11, amd_voicemail_message = ?12,
+            caller_id_sets = ?13, use_local_caller_id = ?14, asr_optimization_enabled = ?15,
+            follow_up_mode = ?16, live = ?17, method = ?18, updated_at = ?19, body = ?20,
+            body_version = ?21
+         WHERE row_id = ?1",
+    )?
+    .execute(params![
+        row_id,
+        s.name.as_str(),
+        s.name.as_str().to_lowercase(),
+        c.status.as_str(),
+        s.strategy.as_str(),
+        s.dial_level.get(),
+        s.dial_level_override.as_ref().map(to_json),
+        s.max_dial_time.get(),
+        s.max_wait_time.get(),
+        s.max_dial_attempts.get(),
+        s.amd_enabled,
+        s.amd_voicemail_message.as_ref().map(to_json),
+        to_json(&s.caller_id_sets),
+        s.use_local_caller_id,
+        s.asr_optimization_enabled,
+        s.follow_up_mode.map(campaignd_model::FollowUpMode::as_str),
+        s.live,
+        s.method.as_ref().map(campaignd_model::Method::as_str),
+        c.updated_at.unix_millis(),
+        std::str::from_utf8(body).expect("JSON is UTF-8"),
+        Campaign::BODY_VERSION,
+    ])?;
+    Ok(())
+}
+
+/// Deletes a row.
+pub(super) fn delete(conn: &Connection, row_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM campaigns WHERE row_id = ?1")?
+        .execute([row_id])?;
+    Ok(())
 }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_clustered_campaigns.sql"),
     ),
+    (5, include_str!("../../migrations/sqlite/0005_audit.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -7,15 +7,20 @@
 //! the lock every millisecond, and bulk writers (imports) pause between
 //! their short transactions, so a small write never waits behind a bulk one
 //! for more than one of its transactions. `synchronous=FULL` makes a
-//! commit durable before the caller hears of it. Readers never block the
+//! commit durable before the caller hears of it; the API's campaign writes
+//! share commits (`group_commit`). Readers never block the
 //! writer in WAL mode. rusqlite is synchronous, so each call runs on tokio's
 //! blocking pool, except point lookups by key, which take microseconds and
 //! run in place.
 
+mod audit;
 mod campaigns;
+mod group_commit;
 mod imports;
 mod keys;
 mod migrations;
+mod store;
+mod writes;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,20 +29,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use campaignd_model::{
-    ApiKeyId, Campaign, CampaignId, ContactCenterId, ContactCenterName, KeyHash, KeyHasher,
-    SERVER_SECRET_LEN, Timestamp,
-};
+use campaignd_model::{ApiKeyId, CampaignId, ContactCenterId, Timestamp};
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::{
-    ApiKeyInfo, CampaignFilter, CampaignPage, Change, ContactCenter, Footprint, ImportId,
-    ImportProblem, ImportRecord, ImportSummary, KeyGrant, MigrationReport, NewApiKey, Page,
-    Progress, Result, Store, StoreError,
-};
+use self::group_commit::{Grouped, Pending};
+use crate::{Change, ContactCenter, ImportId, Progress, Result, StoreError};
 
 /// How long a connection waits on a lock held by another before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -100,7 +98,10 @@ const CACHE_KIB: i64 = 2048;
 /// rolled-back or killed import left hundreds of MB behind.
 const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// The SQLite [`Store`].
+/// Most changes [`Inner::prune_changes`] deletes in one transaction.
+const PRUNE_BATCH: i64 = 20_000;
+
+/// The SQLite [`Store`](crate::Store).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -126,6 +127,8 @@ struct Inner {
     epoch: AtomicU64,
     /// The lock files of the imports this store began and has not finished.
     import_locks: Mutex<HashMap<ImportId, File>>,
+    /// Writes waiting for the committer thread (`group_commit`).
+    grouped: std::sync::mpsc::Sender<Box<dyn Grouped>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -148,6 +151,16 @@ impl SqliteStore {
     /// least two, so a point lookup made in place finds one while another
     /// serves a read on the blocking pool.
     pub fn open_with_readers(path: impl AsRef<Path>, readers: usize) -> Result<Self> {
+        Self::open_tuned(path, readers, |_| {})
+    }
+
+    /// Opens the store with `tune` applied to its settings before anything
+    /// else holds them (tests shorten limits this way).
+    fn open_tuned(
+        path: impl AsRef<Path>,
+        readers: usize,
+        tune: impl FnOnce(&mut Inner),
+    ) -> Result<Self> {
         let readers = readers.max(2);
         let path = path.as_ref().to_path_buf();
         let writer = open_connection(&path, true)?;
@@ -159,20 +172,28 @@ impl SqliteStore {
                 "could not enable WAL (journal_mode is {mode})"
             )));
         }
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path,
-                writer: Mutex::new(writer),
-                readers: Mutex::new(Readers::default()),
-                reader_free: std::sync::Condvar::new(),
-                epoch: AtomicU64::new(0),
-                import_locks: Mutex::new(HashMap::new()),
-                max_readers: readers,
-                blocking_reads: tokio::sync::Semaphore::new(readers - 1),
-                snapshot_reuse: SNAPSHOT_REUSE,
-                wal_limit: WAL_LIMIT,
-            }),
-        })
+        let (grouped, queue) = std::sync::mpsc::channel();
+        let mut inner = Inner {
+            grouped,
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Readers::default()),
+            reader_free: std::sync::Condvar::new(),
+            epoch: AtomicU64::new(0),
+            import_locks: Mutex::new(HashMap::new()),
+            max_readers: readers,
+            blocking_reads: tokio::sync::Semaphore::new(readers - 1),
+            snapshot_reuse: SNAPSHOT_REUSE,
+            wal_limit: WAL_LIMIT,
+        };
+        tune(&mut inner);
+        let inner = Arc::new(inner);
+        let committer = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("sqlite-commit".into())
+            .spawn(move || group_commit::run(&committer, &queue))
+            .map_err(|e| StoreError::Internal(format!("cannot start the committer: {e}")))?;
+        Ok(Self { inner })
     }
 
     /// The database file.
@@ -210,6 +231,26 @@ impl SqliteStore {
     ) -> Result<T> {
         let inner = Arc::clone(&self.inner);
         run_blocking(move || inner.write(f)).await
+    }
+
+    /// A write that shares its durable commit with the others queued at
+    /// the same time (`group_commit`); `f` runs in a savepoint of its own.
+    async fn write_grouped<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .grouped
+            .send(Box::new(Pending::new(f, reply)))
+            .map_err(|_| StoreError::Internal("the committer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Internal("the committer dropped a write".into()))?
     }
 }
 
@@ -394,6 +435,31 @@ impl Inner {
         if readers.waiting > 0 {
             self.reader_free.notify_one();
         }
+    }
+
+    /// Deletes changes older than `retention` at `now`, at most
+    /// [`PRUNE_BATCH`] per call (a short write), always keeping the latest
+    /// so a starting node reads its sequence number. The oldest rows come
+    /// first by `seq`, so the range on the primary key bounds the scan.
+    fn prune_changes(&self, now: Timestamp, retention: Duration) -> Result<()> {
+        let cutoff = now.unix_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let oldest: Option<i64> = self.read(|conn| {
+            conn.query_row("SELECT at FROM changes ORDER BY seq LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        if oldest.is_none_or(|at| at >= cutoff) {
+            return Ok(());
+        }
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM changes WHERE seq < (SELECT min(seq) FROM changes) + ?2
+                    AND at < ?1 AND seq < (SELECT max(seq) FROM changes)",
+                params![cutoff, PRUNE_BATCH],
+            )?;
+            Ok(())
+        })
     }
 
     /// Copies the log into the database and cuts it to nothing. Held read
@@ -608,7 +674,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// Records a change in the log nodes poll, in the caller's transaction.
-pub(crate) fn record_change(tx: &Transaction<'_>, change: Change) -> rusqlite::Result<()> {
+pub(crate) fn record_change(tx: &Connection, change: Change) -> rusqlite::Result<()> {
     let (kind, center, campaign, key) = match change {
         Change::Campaign(center, id) => ("campaign", Some(center.get()), Some(id.get()), None),
         Change::Campaigns(center) => ("campaigns", Some(center.get()), None, None),
@@ -638,7 +704,7 @@ fn change_from_row(
     }
 }
 
-fn center_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactCenter> {
+pub(super) fn center_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactCenter> {
     let name: String = row.get(1)?;
     Ok(ContactCenter {
         id: ContactCenterId::new(row.get(0)?).ok_or_else(|| corrupt(0, "contact center id"))?,
@@ -654,7 +720,7 @@ fn center_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContactCenter> {
 
 /// Campaigns are counted with the index alone, less the rows that
 /// unfinished imports hold (which they keep count of).
-const CENTER_SELECT: &str = "SELECT c.id, c.name, c.created_at,
+pub(super) const CENTER_SELECT: &str = "SELECT c.id, c.name, c.created_at,
         (SELECT COUNT(*) FROM campaigns WHERE contact_center_id = c.id)
           - (SELECT coalesce(sum(staged), 0) FROM imports
              WHERE contact_center_id = c.id AND state <> 'published'),
@@ -670,307 +736,10 @@ pub(crate) fn corrupt(column: usize, what: &'static str) -> rusqlite::Error {
     )
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn migrate(&self) -> Result<MigrationReport> {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            migrations::apply(&mut conn)
-        })
-        .await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
-            .await
-    }
-
-    async fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]> {
-        let existing = self
-            .read(|conn| {
-                conn.query_row(
-                    "SELECT value FROM settings WHERE key = 'key_secret'",
-                    [],
-                    |r| r.get::<_, Vec<u8>>(0),
-                )
-                .optional()
-            })
-            .await?;
-        let bytes = match existing {
-            Some(bytes) => bytes,
-            None => {
-                self.write(|tx| {
-                    tx.execute(
-                        "INSERT INTO settings (key, value) VALUES ('key_secret', ?1) ON CONFLICT (key) DO NOTHING",
-                        [KeyHasher::generate_secret().to_vec()],
-                    )?;
-                    Ok(tx.query_row("SELECT value FROM settings WHERE key = 'key_secret'", [], |r| {
-                        r.get::<_, Vec<u8>>(0)
-                    })?)
-                })
-                .await?
-            }
-        };
-        bytes
-            .try_into()
-            .map_err(|_| StoreError::Internal("stored key secret has the wrong length".into()))
-    }
-
-    async fn create_contact_center(&self, name: &ContactCenterName) -> Result<ContactCenter> {
-        let name = name.clone();
-        self.write(move |tx| {
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM contact_centers WHERE name = ?1)",
-                [name.as_str()],
-                |r| r.get(0),
-            )?;
-            if taken {
-                return Err(StoreError::CenterExists(name.to_string()));
-            }
-            tx.execute(
-                "INSERT INTO contact_centers (name, created_at) VALUES (?1, ?2)",
-                params![name.as_str(), Timestamp::now().unix_millis()],
-            )?;
-            let id = tx.last_insert_rowid();
-            Ok(tx.query_row(
-                &format!("{CENTER_SELECT} WHERE c.id = ?1"),
-                [id],
-                center_from_row,
-            )?)
-        })
-        .await
-    }
-
-    async fn contact_center_by_name(
-        &self,
-        name: &ContactCenterName,
-    ) -> Result<Option<ContactCenter>> {
-        let name = name.clone();
-        self.read(move |conn| {
-            conn.query_row(
-                &format!("{CENTER_SELECT} WHERE c.name = ?1"),
-                [name.as_str()],
-                center_from_row,
-            )
-            .optional()
-        })
-        .await
-    }
-
-    async fn list_contact_centers(&self) -> Result<Vec<ContactCenter>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("{CENTER_SELECT} ORDER BY c.id"))?;
-            stmt.query_map([], center_from_row)?.collect()
-        })
-        .await
-    }
-
-    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKeyInfo> {
-        self.write(move |tx| keys::create(tx, &key)).await
-    }
-
-    async fn list_api_keys(&self, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>> {
-        self.read(move |conn| keys::list(conn, center)).await
-    }
-
-    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)> {
-        self.write(move |tx| keys::revoke(tx, id)).await
-    }
-
-    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>> {
-        // A point lookup by unique index; see `get_campaign`.
-        self.inner.read_point(|conn| keys::authenticate(conn, hash))
-    }
-
-    async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()> {
-        let uses = uses.to_vec();
-        self.write(move |tx| {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
-            )?;
-            for (id, at) in uses {
-                stmt.execute(params![id.get(), at.unix_millis()])?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn get_campaign(
-        &self,
-        center: ContactCenterId,
-        id: CampaignId,
-    ) -> Result<Option<Campaign>> {
-        // A point lookup by primary key: a few microseconds from the page
-        // cache, so it runs on the caller's thread; a hop to the blocking
-        // pool would cost more than the query.
-        self.inner
-            .read_point(|conn| campaigns::get(conn, center, id))
-    }
-
-    async fn get_campaign_body(
-        &self,
-        center: ContactCenterId,
-        id: CampaignId,
-    ) -> Result<Option<Vec<u8>>> {
-        // In place, as `get_campaign`.
-        self.inner
-            .read_point(|conn| campaigns::get_body(conn, center, id))
-    }
-
-    async fn list_campaigns(
-        &self,
-        center: ContactCenterId,
-        filter: &CampaignFilter,
-        page: Page,
-    ) -> Result<CampaignPage> {
-        let filter = filter.clone();
-        self.read(move |conn| campaigns::list(conn, center, &filter, page))
-            .await
-    }
-
-    async fn campaigns_after(
-        &self,
-        center: ContactCenterId,
-        after: Option<CampaignId>,
-        limit: u32,
-    ) -> Result<Vec<Campaign>> {
-        self.read(move |conn| campaigns::after(conn, center, after, limit))
-            .await
-    }
-
-    async fn begin_import(&self, center: ContactCenterId) -> Result<ImportId> {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            inner.reap_imports(None)?;
-            let path = inner.path.clone();
-            let (id, lock) = inner.write(|tx| {
-                let id = imports::begin(tx, center)?;
-                // Locked before the commit makes the import visible, so no
-                // reaper ever sees it unlocked.
-                let lock = imports::try_lock(&path, id)?.ok_or_else(|| {
-                    StoreError::Internal(format!("the lock of new import {id} is held"))
-                })?;
-                Ok((id, lock))
-            })?;
-            inner
-                .import_locks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id, lock);
-            Ok(id)
-        })
-        .await
-    }
-
-    async fn stage_import(
-        &self,
-        import: ImportId,
-        records: Vec<ImportRecord>,
-    ) -> Result<Vec<ImportProblem>> {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            inner.check_owned(import)?;
-            inner.write_bulk(|tx| imports::stage(tx, import, records))
-        })
-        .await
-    }
-
-    async fn publish_import(
-        &self,
-        import: ImportId,
-        progress: Option<Progress>,
-    ) -> Result<ImportSummary> {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            inner.check_owned(import)?;
-            // Not published if this fails; still ours, to abandon.
-            let row = inner.write(|tx| imports::publish(tx, import))?;
-            // Visible now. Settling only speeds reads up, so a failure here
-            // is left to upkeep rather than reported as a failed import.
-            let _ = inner.finish_own(import, progress.as_ref());
-            Ok(imports::summary(&row))
-        })
-        .await
-    }
-
-    async fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            inner.check_owned(import)?;
-            // Still staging if this fails: hidden, and finished by upkeep
-            // once the lock is free.
-            if let Err(e) = inner.write(|tx| {
-                imports::set_state(tx, import, imports::State::Abandoned)?;
-                Ok(())
-            }) {
-                inner.hand_over(import);
-                return Err(e);
-            }
-            inner.finish_own(import, progress.as_ref())
-        })
-        .await
-    }
-
-    async fn latest_change(&self) -> Result<i64> {
-        self.read(|conn| {
-            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })
-        })
-        .await
-    }
-
-    async fn footprint(&self) -> Result<Footprint> {
-        let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
-        Ok(Footprint {
-            database_bytes: size(&self.inner.path),
-            wal_bytes: Some(size(&self.wal_path()).unwrap_or(0)),
-        })
-    }
-
-    async fn maintain(&self) -> Result<()> {
-        let wal = std::fs::metadata(self.wal_path()).map_or(0, |m| m.len());
-        let inner = Arc::clone(&self.inner);
-        let wal_limit = inner.wal_limit;
-        run_blocking(move || {
-            inner.reap_imports(Some(UPKEEP_BUDGET))?;
-            if wal > wal_limit {
-                inner.truncate_wal()?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {
-        let inner = Arc::clone(&self.inner);
-        let changes = self
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT seq, kind, contact_center_id, campaign_id, api_key_id FROM changes
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![after, limit], |r| {
-                    let kind: String = r.get(1)?;
-                    let change = change_from_row(&kind, r.get(2)?, r.get(3)?, r.get(4)?)
-                        .ok_or_else(|| corrupt(1, "change"))?;
-                    Ok((r.get::<_, i64>(0)?, change))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        if !changes.is_empty() {
-            inner.saw_write();
-        }
-        Ok(changes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     fn count(conn: &Connection) -> rusqlite::Result<i64> {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
@@ -982,9 +751,9 @@ mod tests {
     async fn maintain_cuts_a_large_log_back_under_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("campaignd.db");
-        let mut store = SqliteStore::open(&path).unwrap();
+        let store =
+            SqliteStore::open_tuned(&path, DEFAULT_READERS, |s| s.wal_limit = 1 << 20).unwrap();
         store.migrate().await.unwrap();
-        Arc::get_mut(&mut store.inner).unwrap().wal_limit = 1 << 20;
         // Another connection writes 8 MiB and rolls back: its small page
         // cache spills the pages into the log, which keeps its size.
         let other = Connection::open(&path).unwrap();
@@ -1033,10 +802,12 @@ mod tests {
     async fn held_read_transactions_end_at_the_next_seen_write() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("campaignd.db");
-        let mut store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
         // Only the write can end the snapshot here, however slow the machine.
-        Arc::get_mut(&mut store.inner).unwrap().snapshot_reuse = Duration::from_hours(1);
+        let store = SqliteStore::open_tuned(&path, DEFAULT_READERS, |s| {
+            s.snapshot_reuse = Duration::from_hours(1);
+        })
+        .unwrap();
+        store.migrate().await.unwrap();
         let inner = &store.inner;
         let before = inner.read_point(count).unwrap();
         // Another process commits.

@@ -4,4 +4,5 @@
 
 pub(crate) mod campaigns;
 pub(crate) mod health;
+pub(crate) mod manage;
 pub(crate) mod metrics;
