@@ -214,12 +214,12 @@ pub struct ImportSummary {
     pub id_range: Option<(CampaignId, CampaignId)>,
 }
 
-/// Records per [`Store::stage_import`] batch that [`Store::import_campaigns`]
+/// Records per [`ImportStore::stage_import`] batch that [`ImportStore::import_campaigns`]
 /// and the CLI send: a batch is one transaction, which other writers wait
 /// behind, so it is kept to tens of milliseconds.
 pub const IMPORT_BATCH: usize = 1000;
 
-/// An import in progress, from [`Store::begin_import`].
+/// An import in progress, from [`ImportStore::begin_import`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImportId(pub i64);
 
@@ -276,7 +276,7 @@ pub async fn issue_api_key(
     Ok((token, info))
 }
 
-/// Migrations applied by [`Store::migrate`].
+/// Migrations applied by [`Upkeep::migrate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
     /// Versions applied by this call, oldest first.

@@ -141,7 +141,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, with
-    /// [`DEFAULT_READERS`] reader connections. Call [`Store::migrate`]
+    /// [`DEFAULT_READERS`] reader connections. Call [`Upkeep::migrate`](crate::Upkeep::migrate)
     /// before anything else.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_readers(path, DEFAULT_READERS)
