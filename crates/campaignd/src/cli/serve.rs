@@ -32,8 +32,9 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     campaignd_server::logging::flush();
+    // On stdout for scripts that listen on port 0 and need the address.
+    println!("campaignd is listening on http://{addr}");
     if let Some(key) = demo_key {
-        println!("campaignd is listening on http://{addr}");
         println!("demo API key: {}", key.expose());
         println!(
             "try: curl -s http://{addr}/api/v4/campaigns/3 -H \"Authorization: Bearer {}\" -H \"Content-Type: application/json\"",

@@ -6,5 +6,6 @@
 mod admin;
 mod config;
 mod cross_process;
+mod durability;
 mod remote;
 mod support;

@@ -1,0 +1,200 @@
+//! Acknowledged writes survive the server being killed: the real binary,
+//! SIGKILLed in the middle of a stream of writes, then started again on the
+//! same file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::support;
+
+/// Starts `campaignd serve` on a free port over `url`; answers the process
+/// and its base URL.
+fn serve(url: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--rate-limit-per-second",
+            "100000",
+            "--rate-limit-burst",
+            "100000",
+        ])
+        .env("CAMPAIGND_DATABASE_URL", url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn campaignd serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("campaignd is listening on ")
+                .map(str::to_owned)
+        })
+        .expect("the server prints its address");
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
+/// What one writer saw acknowledged.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Campaigns created: (id, name).
+    created: Vec<(i64, String)>,
+    /// The campaign it patches, the last value acknowledged and the last
+    /// value sent (which may have landed unacknowledged).
+    patched: Option<(i64, i64, i64)>,
+}
+
+async fn writer(
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    n: usize,
+    acks: Arc<AtomicUsize>,
+) -> Seen {
+    let mut seen = Seen::default();
+    let auth = format!("Bearer {key}");
+    for i in 0.. {
+        let name = format!("writer {n} campaign {i}");
+        let Ok(reply) = http
+            .post(format!("{base}/api/v4/campaigns"))
+            .header("authorization", &auth)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+        else {
+            break;
+        };
+        if reply.status() != 201 {
+            break;
+        }
+        let Ok(body) = reply.json::<Value>().await else {
+            break;
+        };
+        let id = body["campaign"]["id"].as_i64().unwrap();
+        seen.created.push((id, name));
+        acks.fetch_add(1, Ordering::Relaxed);
+
+        let target = seen.created[0].0;
+        let value = i64::try_from(i % 100 + 1).unwrap();
+        // Until a patch is acknowledged, the default is what is known.
+        let acked = seen.patched.map_or(3, |(_, acked, _)| acked);
+        seen.patched = Some((target, acked, value));
+        let Ok(reply) = http
+            .patch(format!("{base}/api/v4/campaigns/{target}"))
+            .header("authorization", &auth)
+            .json(&json!({"max_dial_attempts": value}))
+            .send()
+            .await
+        else {
+            break;
+        };
+        if reply.status() != 200 || reply.bytes().await.is_err() {
+            break;
+        }
+        seen.patched = Some((target, value, value));
+        acks.fetch_add(1, Ordering::Relaxed);
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_survives_a_sigkill() {
+    let db = support::db();
+    db.run(&["center", "create", "acme"]).ok();
+    let key = db
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.read",
+            "--scope",
+            "campaigns.manage",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let (mut server, base) = serve(&db.url());
+    let http = reqwest::Client::new();
+    let acks = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            tokio::spawn(writer(
+                http.clone(),
+                base.clone(),
+                key.clone(),
+                n,
+                acks.clone(),
+            ))
+        })
+        .collect();
+    // Killed mid-stream: once writes are flowing, wherever they are.
+    let started = std::time::Instant::now();
+    while acks.load(Ordering::Relaxed) < 400 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the writers stalled at {} acknowledged writes",
+            acks.load(Ordering::Relaxed)
+        );
+        assert!(
+            !writers.iter().all(tokio::task::JoinHandle::is_finished),
+            "every writer stopped early"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut seen = Vec::new();
+    for w in writers {
+        seen.push(w.await.unwrap());
+    }
+    let created: usize = seen.iter().map(|s| s.created.len()).sum();
+    assert!(created >= 200, "the writers were still writing: {created}");
+
+    let integrity: String = rusqlite::Connection::open(db.path())
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+
+    let (mut server, base) = serve(&db.url());
+    let auth = format!("Bearer {key}");
+    for s in &seen {
+        for (id, name) in &s.created {
+            let reply = http
+                .get(format!("{base}/api/v4/campaigns/{id}"))
+                .header("authorization", &auth)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200, "acknowledged campaign {id} is gone");
+            let body: Value = reply.json().await.unwrap();
+            assert_eq!(body["campaign"]["name"], name.as_str());
+        }
+        let (id, acked, sent) = s.patched.unwrap();
+        let body: Value = http
+            .get(format!("{base}/api/v4/campaigns/{id}"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stored = body["campaign"]["max_dial_attempts"].as_i64().unwrap();
+        assert!(
+            stored == acked || stored == sent,
+            "campaign {id}: stored {stored}, acknowledged {acked}, last sent {sent}"
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
