@@ -82,7 +82,7 @@ async fn writer(
         acks.fetch_add(1, Ordering::Relaxed);
 
         let target = seen.created[0].0;
-        let value = i64::try_from(i % 100 + 1).unwrap();
+        let value = i64::from(i % 100 + 1);
         // Until a patch is acknowledged, the default is what is known.
         let acked = seen.patched.map_or(3, |(_, acked, _)| acked);
         seen.patched = Some((target, acked, value));
