@@ -98,6 +98,122 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: crate::cli::remote::Remote,
     },
+    /// Create a campaign through the API; it starts as a draft (remote;
+    /// scope campaigns.manage).
+    ///
+    /// The body is a campaign object: name is required, every other key
+    /// defaults. Prints the new campaign, and its entity tag on standard
+    /// error. Exit status: 0 created, 3 unauthorized or forbidden, 5
+    /// invalid body or name taken, 6 rate limited, 1 anything else.
+    #[command(after_help = "Example: campaignd create '{\"name\": \"Autumn\", \"dial_level\": 2}'")]
+    Create {
+        /// The campaign.
+        #[command(flatten)]
+        body: crate::cli::remote::BodyArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Change a campaign through the API with a JSON merge patch (remote;
+    /// scope campaigns.manage).
+    ///
+    /// Exit status: 0 updated, 3 unauthorized or forbidden, 4 not found, 5
+    /// invalid body, 6 rate limited, 7 the status forbids it, 8 the
+    /// --if-match tag is stale, 1 anything else.
+    #[command(
+        after_help = "Example: campaignd update 3 '{\"max_dial_attempts\": 5, \"method\": null}'"
+    )]
+    Update {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// The patch.
+        #[command(flatten)]
+        body: crate::cli::remote::BodyArg,
+        /// A condition on its current version.
+        #[command(flatten)]
+        if_match: crate::cli::remote::IfMatchArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Delete a draft, stopped, completed or import_error campaign through
+    /// the API (remote; scope campaigns.manage).
+    ///
+    /// Exit status as for update.
+    Delete {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// A condition on its current version.
+        #[command(flatten)]
+        if_match: crate::cli::remote::IfMatchArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Start a draft, paused or auto_paused campaign (remote; scope
+    /// campaigns.manage). Exit status as for update.
+    Start {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// A condition on its current version.
+        #[command(flatten)]
+        if_match: crate::cli::remote::IfMatchArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Pause an active campaign (remote; scope campaigns.manage). Exit
+    /// status as for update.
+    Pause {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// A condition on its current version.
+        #[command(flatten)]
+        if_match: crate::cli::remote::IfMatchArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Stop an active, paused or auto_paused campaign (remote; scope
+    /// campaigns.manage). Exit status as for update.
+    Stop {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// A condition on its current version.
+        #[command(flatten)]
+        if_match: crate::cli::remote::IfMatchArg,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// List the audit trail of a contact center's campaign writes, oldest
+    /// first (on this node's database).
+    ///
+    /// Each record: when, the campaign, the action, the acting key's id
+    /// (never the key; "-" for the admin CLI), the request id, and the
+    /// status before and after ("-" where the campaign did not exist).
+    #[command(
+        after_help = "Example: campaignd audit --center acme --campaign 3 --since 2026-01-15T00:00:00Z --json"
+    )]
+    Audit(AuditArgs),
+}
+
+/// Arguments of `campaignd audit`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The contact center's name.
+    #[arg(long)]
+    pub(crate) center: String,
+    /// Only this campaign's records.
+    #[arg(long, value_name = "ID")]
+    pub(crate) campaign: Option<i64>,
+    /// Only records at or after this time (RFC 3339, e.g.
+    /// 2026-01-15T10:30:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `campaignd config ...`

@@ -37,6 +37,45 @@ pub(crate) fn main() -> ExitCode {
         Command::List { args, remote } => {
             block_on(0, async move { remote::list(&remote, &args).await })
         }
+        Command::Create { body, remote } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Create(body)).await
+        }),
+        Command::Update {
+            campaign_id,
+            body,
+            if_match,
+            remote,
+        } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Update(campaign_id, body, if_match)).await
+        }),
+        Command::Delete {
+            campaign_id,
+            if_match,
+            remote,
+        } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Delete(campaign_id, if_match)).await
+        }),
+        Command::Start {
+            campaign_id,
+            if_match,
+            remote,
+        } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Start(campaign_id, if_match)).await
+        }),
+        Command::Pause {
+            campaign_id,
+            if_match,
+            remote,
+        } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Pause(campaign_id, if_match)).await
+        }),
+        Command::Stop {
+            campaign_id,
+            if_match,
+            remote,
+        } => block_on(0, async move {
+            remote::write(&remote, remote::Write::Stop(campaign_id, if_match)).await
+        }),
         Command::Config(ConfigCommand::Default) => print_stdout(&config::example()),
         command => {
             let effective = match config::load(cli.config.as_deref(), &flags) {
@@ -97,9 +136,17 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
     let (store, report) = db::open(&url, database.pool_size).await?;
     let store = &*store;
     match command {
-        Command::Serve(_) | Command::Config(_) | Command::Get { .. } | Command::List { .. } => {
-            unreachable!("not an admin command")
-        }
+        Command::Serve(_)
+        | Command::Config(_)
+        | Command::Get { .. }
+        | Command::List { .. }
+        | Command::Create { .. }
+        | Command::Update { .. }
+        | Command::Delete { .. }
+        | Command::Start { .. }
+        | Command::Pause { .. }
+        | Command::Stop { .. } => unreachable!("not an admin command"),
+        Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::Migrate => {
             if report.applied.is_empty() {
                 println!("{url}: schema is up to date (version {})", report.current);

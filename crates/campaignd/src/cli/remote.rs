@@ -1,5 +1,6 @@
-//! `campaignd get` and `campaignd list`: the API over HTTP through
-//! `campaignd-client`, against campaignd or hosted Voiso.
+//! The remote commands (`get`, `list`, `create`, `update`, `delete`,
+//! `start`, `pause`, `stop`): the API over HTTP through `campaignd-client`,
+//! against campaignd or hosted Voiso.
 
 use std::fmt::Write as _;
 
@@ -20,6 +21,8 @@ pub(crate) const EXIT_VALIDATION: u8 = 5;
 pub(crate) const EXIT_RATE_LIMITED: u8 = 6;
 /// Exit status for a conflict with the campaign's state (409).
 pub(crate) const EXIT_CONFLICT: u8 = 7;
+/// Exit status for a stale `--if-match` tag (412): nothing was changed.
+pub(crate) const EXIT_PRECONDITION: u8 = 8;
 
 /// Where the API is and how to authenticate.
 #[derive(Debug, Clone, Args)]
@@ -126,6 +129,7 @@ impl RemoteError {
             Error::Validation { .. } => EXIT_VALIDATION,
             Error::RateLimited { .. } => EXIT_RATE_LIMITED,
             Error::Conflict { .. } => EXIT_CONFLICT,
+            Error::PreconditionFailed => EXIT_PRECONDITION,
             _ => 1,
         }
     }
@@ -293,5 +297,91 @@ pub(crate) async fn list(remote_args: &Remote, args: &ListArgs) -> anyhow::Resul
         &rows,
     )?;
     eprintln!("{} of {total} campaign(s)", campaigns.len());
+    Ok(())
+}
+
+/// A campaign document for `create` or `update`: JSON text, `@FILE`, or `-`
+/// for standard input.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BodyArg {
+    /// The JSON object to send: inline text, @FILE to read a file, or - to
+    /// read standard input. For update, a merge patch: keys left out keep
+    /// their value, null clears a nullable key.
+    #[arg(value_name = "JSON|@FILE|-")]
+    pub(crate) body: String,
+}
+
+impl BodyArg {
+    /// The document, parsed (so a typo is caught here, not by the server).
+    fn read(&self) -> anyhow::Result<Value> {
+        use anyhow::Context as _;
+        let text = if self.body == "-" {
+            std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+        } else if let Some(path) = self.body.strip_prefix('@') {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?
+        } else {
+            self.body.clone()
+        };
+        let value: Value = serde_json::from_str(&text).context("the body is not valid JSON")?;
+        anyhow::ensure!(value.is_object(), "the body must be a JSON object");
+        Ok(value)
+    }
+}
+
+/// `--if-match`, for the commands that change a campaign.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct IfMatchArg {
+    /// Change the campaign only if its entity tag is still this one (as
+    /// printed by an earlier write, or the ETag of a read); else nothing
+    /// changes and the exit status is 8.
+    #[arg(long, value_name = "TAG")]
+    pub(crate) if_match: Option<String>,
+}
+
+/// A write to make through the API.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    /// `create BODY`.
+    Create(BodyArg),
+    /// `update ID BODY`.
+    Update(i64, BodyArg, IfMatchArg),
+    /// `delete ID`.
+    Delete(i64, IfMatchArg),
+    /// `start ID`.
+    Start(i64, IfMatchArg),
+    /// `pause ID`.
+    Pause(i64, IfMatchArg),
+    /// `stop ID`.
+    Stop(i64, IfMatchArg),
+}
+
+/// Makes `write` and prints the campaign it answers (its summary, or with
+/// `--json` the campaign object), and its new entity tag on standard error.
+pub(crate) async fn write(remote_args: &Remote, write: Write) -> anyhow::Result<()> {
+    let client = remote_args.client()?;
+    let tag = |m: &IfMatchArg| m.if_match.clone();
+    let written = match &write {
+        Write::Create(body) => client.create_campaign(&body.read()?).await,
+        Write::Update(id, body, m) => {
+            client
+                .update_campaign(*id, &body.read()?, tag(m).as_deref())
+                .await
+        }
+        Write::Delete(id, m) => client.delete_campaign(*id, tag(m).as_deref()).await,
+        Write::Start(id, m) => client.start_campaign(*id, tag(m).as_deref()).await,
+        Write::Pause(id, m) => client.pause_campaign(*id, tag(m).as_deref()).await,
+        Write::Stop(id, m) => client.stop_campaign(*id, tag(m).as_deref()).await,
+    }
+    .map_err(remote)?;
+    if remote_args.json {
+        print_stdout(&format!("{}\n", serde_json::to_string(&written.campaign)?))?;
+    } else {
+        print_stdout(&summary(&written.campaign))?;
+    }
+    if matches!(write, Write::Delete(..)) {
+        eprintln!("deleted campaign {}", written.campaign.id);
+    } else {
+        eprintln!("etag: {}", written.etag);
+    }
     Ok(())
 }

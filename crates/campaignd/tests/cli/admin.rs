@@ -577,3 +577,98 @@ fn an_import_killed_midway_leaves_all_or_nothing_and_an_intact_database() {
         assert_eq!(left, 0, "the killed import's bookkeeping is gone");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_trail_lists_each_write_through_the_cli() {
+    use campaignd_testkit::TestServer;
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    let key = server.manager(center).await;
+    let client = server.client(&key);
+    let a = client
+        .create_campaign(&serde_json::json!({"name": "A"}))
+        .await
+        .unwrap();
+    client.start_campaign(a.campaign.id, None).await.unwrap();
+    client
+        .create_campaign(&serde_json::json!({"name": "B"}))
+        .await
+        .unwrap();
+    let url = server.database_url();
+    let dir = server.database_path().parent().unwrap().to_owned();
+    let run = |args: Vec<String>| {
+        let (url, dir) = (url.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            campaignd_testkit::run_campaignd(
+                std::path::Path::new(env!("CARGO_BIN_EXE_campaignd")),
+                &url,
+                &dir,
+                &args,
+                None,
+            )
+        })
+    };
+    let all = run(vec![
+        "audit".into(),
+        "--center".into(),
+        "acme".into(),
+        "--json".into(),
+    ])
+    .await
+    .unwrap()
+    .ok();
+    let records: Vec<serde_json::Value> = all
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "start", "create"]);
+    assert_eq!(records[1]["status_before"], "draft");
+    assert_eq!(records[1]["status_after"], "active");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["key_id"].is_i64() && r["request_id"].is_string())
+    );
+    assert!(!all.contains(&key), "the key itself is never shown");
+
+    let one = run(vec![
+        "audit".into(),
+        "--center".into(),
+        "acme".into(),
+        "--campaign".into(),
+        a.campaign.id.to_string(),
+    ])
+    .await
+    .unwrap()
+    .ok();
+    assert_eq!(one.lines().count(), 3, "a header and two records: {one}");
+    let since = records[2]["at"].as_str().unwrap().to_owned();
+    let later = run(vec![
+        "audit".into(),
+        "--center".into(),
+        "acme".into(),
+        "--since".into(),
+        since,
+        "--json".into(),
+    ])
+    .await
+    .unwrap()
+    .ok();
+    assert!(later.lines().count() >= 1 && later.lines().all(|l| l.contains("\"at\"")));
+    let bad = run(vec![
+        "audit".into(),
+        "--center".into(),
+        "acme".into(),
+        "--since".into(),
+        "yesterday".into(),
+    ])
+    .await
+    .unwrap();
+    assert_ne!(bad.code(), 0);
+    assert!(bad.stderr().contains("--since"), "{}", bad.stderr());
+}

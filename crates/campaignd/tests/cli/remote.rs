@@ -172,3 +172,80 @@ async fn being_rate_limited_exits_6_with_the_servers_message() {
         "{err}"
     );
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_write_commands_drive_a_campaign_and_exit_with_the_documented_codes() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    let key = server.manager(center).await;
+
+    let created = campaignd(
+        &server,
+        &key,
+        &["create", r#"{"name": "Autumn"}"#, "--json"],
+    )
+    .await;
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let campaign: Value = serde_json::from_str(&stdout(&created)).unwrap();
+    assert_eq!(campaign["status"], "draft");
+    let id = campaign["id"].to_string();
+    let tag = stderr(&created)
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .to_owned();
+
+    let taken = campaignd(&server, &key, &["create", r#"{"name": "Autumn"}"#]).await;
+    assert_eq!(taken.status.code(), Some(5));
+    assert!(
+        stderr(&taken).contains("the server answered 422: name: has already been taken"),
+        "{}",
+        stderr(&taken)
+    );
+    let updated = campaignd(
+        &server,
+        &key,
+        &[
+            "update",
+            &id,
+            r#"{"max_dial_attempts": 9}"#,
+            "--if-match",
+            &tag,
+        ],
+    )
+    .await;
+    assert_eq!(updated.status.code(), Some(0), "{}", stderr(&updated));
+    assert!(
+        stdout(&updated).contains("max dial attempts     9"),
+        "{}",
+        stdout(&updated)
+    );
+    let stale = campaignd(&server, &key, &["start", &id, "--if-match", &tag]).await;
+    assert_eq!(stale.status.code(), Some(8), "{}", stderr(&stale));
+    assert!(stderr(&stale).contains("the server answered 412: Precondition Failed"));
+
+    for (command, code) in [
+        ("start", 0),
+        ("start", 7),
+        ("pause", 0),
+        ("stop", 0),
+        ("delete", 0),
+    ] {
+        let out = campaignd(&server, &key, &[command, &id]).await;
+        assert_eq!(out.status.code(), Some(code), "{command}: {}", stderr(&out));
+    }
+    let gone = campaignd(&server, &key, &["pause", &id]).await;
+    assert_eq!(gone.status.code(), Some(4));
+    assert!(stderr(&gone).contains("the server answered 404: Not found"));
+    let reader = server.reader(center).await;
+    let refused = campaignd(&server, &reader, &["create", r#"{"name": "B"}"#]).await;
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(stderr(&refused).contains("the server answered 403: Forbidden"));
+    let bad = campaignd(&server, &key, &["create", "[1]"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("the body must be a JSON object"));
+}

@@ -1,5 +1,6 @@
 //! Admin commands: they work on the database directly, not through the API.
 
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub(crate) mod centers;
 pub(crate) mod keys;
