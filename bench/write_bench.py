@@ -150,7 +150,8 @@ def main():
         port = 18700 + os.getpid() % 1000
         server = subprocess.Popen(
             ["taskset", "-c", "0", binary, "serve", "--listen", f"127.0.0.1:{port}",
-             "--rate-limit-per-second", "1000000", "--rate-limit-burst", "1000000"],
+             "--rate-limit-per-second", "1000000", "--rate-limit-burst", "1000000",
+             "--write-rate-limit-per-second", "1000000", "--write-rate-limit-burst", "1000000"],
             env=dict(env, CAMPAIGND_LOG="warn"), stdout=subprocess.DEVNULL)
         wait_http(port)
         # Warm-up: every campaign visited once, the statements prepared.

@@ -19,8 +19,13 @@ use crate::runtime::ratelimit::{LocalLimiter, Quota, RateLimiter};
 /// Settings the request path needs.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// Per-key (and per-address, for failed authentication) quota.
+    /// Per-key quota of reads (and per-address, for failed
+    /// authentication).
     pub quota: Quota,
+    /// Per-key quota of writes and lifecycle actions, a budget apart from
+    /// the reads': a burst of writes does not starve a key's reads, nor
+    /// the reverse.
+    pub write_quota: Quota,
     /// Byte budget of the rendered-body cache.
     pub cache_bytes: usize,
     /// Longest the storage work of a request may take before it is answered 503.
@@ -41,10 +46,14 @@ pub(crate) struct App {
     pub(crate) hasher: KeyHasher,
     /// Key grants and rendered bodies, and whether they are current.
     pub(crate) caches: Arc<Caches>,
-    /// Per-key and per-address rate limits.
+    /// Per-key and per-address rate limits of reads.
     pub(crate) limiter: Box<dyn RateLimiter>,
-    /// `RateLimit-Limit`, the same on every response.
+    /// Per-key rate limits of writes.
+    pub(crate) write_limiter: Box<dyn RateLimiter>,
+    /// `RateLimit-Limit` of reads, the same on every read's response.
     pub(crate) limit_header: HeaderValue,
+    /// `RateLimit-Limit` of writes.
+    pub(crate) write_limit_header: HeaderValue,
     /// Last-use times waiting to be written.
     pub(crate) key_use: KeyUse,
     /// Request counts and latencies for `/metrics`.
@@ -82,7 +91,9 @@ impl AppState {
             hasher: KeyHasher::new(&secret),
             caches: Arc::new(Caches::new(config.cache_bytes)),
             limiter: Box::new(LocalLimiter::new(config.quota)),
+            write_limiter: Box::new(LocalLimiter::new(config.write_quota)),
             limit_header: HeaderValue::from(config.quota.burst.get()),
+            write_limit_header: HeaderValue::from(config.write_quota.burst.get()),
             key_use: KeyUse::default(),
             metrics: Metrics::default(),
             openapi: std::sync::OnceLock::new(),

@@ -176,6 +176,10 @@ impl Default for Settings {
                     per_second: NonZeroU32::new(1000).unwrap(),
                     burst: NonZeroU32::new(1000).unwrap(),
                 },
+                write_quota: Quota {
+                    per_second: NonZeroU32::new(1000).unwrap(),
+                    burst: NonZeroU32::new(1000).unwrap(),
+                },
                 cache_bytes: 4 << 20,
                 request_timeout: Duration::from_secs(10),
                 cluster_id: Some("cc-test01".into()),

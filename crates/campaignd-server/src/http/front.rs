@@ -247,6 +247,10 @@ mod tests {
                 per_second: NonZeroU32::new(1).unwrap(),
                 burst: NonZeroU32::new(10_000).unwrap(),
             },
+            write_quota: Quota {
+                per_second: NonZeroU32::new(1).unwrap(),
+                burst: NonZeroU32::new(10_000).unwrap(),
+            },
             cache_bytes: 1 << 20,
             request_timeout: Duration::from_secs(5),
             cluster_id: None,

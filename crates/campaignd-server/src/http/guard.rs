@@ -25,6 +25,8 @@ use crate::state::AppState;
 pub(crate) trait RequiredScope: Send + Sync + 'static {
     /// The scope.
     const SCOPE: Scope;
+    /// Whether its requests spend the key's write budget, not its reads'.
+    const WRITES: bool = false;
 }
 
 /// `campaigns.read`: every GET under `/campaigns`.
@@ -41,6 +43,7 @@ pub(crate) struct CampaignsManage;
 
 impl RequiredScope for CampaignsManage {
     const SCOPE: Scope = Scope::CampaignsManage;
+    const WRITES: bool = true;
 }
 
 /// An authenticated caller holding scope `S`, within its rate limit.
@@ -120,17 +123,22 @@ impl<S: RequiredScope> Caller<S> {
         };
         let subject = Subject::Key(grant.key_id);
         let key = Some(grant.key_id);
+        let (limiter, limit) = if S::WRITES {
+            (&app.write_limiter, &app.write_limit_header)
+        } else {
+            (&app.limiter, &app.limit_header)
+        };
         if !grant.scopes.contains(S::SCOPE) {
             let mut response = ApiError::Forbidden.into_response();
-            let decision = app.limiter.peek(subject).await;
-            rate_headers(&mut response, &decision, app.limit_header.clone());
+            let decision = limiter.peek(subject).await;
+            rate_headers(&mut response, &decision, limit.clone());
             return Err(Answer { response, key });
         }
-        let decision = app.limiter.check(subject).await;
+        let decision = limiter.check(subject).await;
         if !decision.allowed {
             app.metrics.record_rate_limited(Limited::Key);
             let mut response = ApiError::TooManyRequests(decision.retry_after).into_response();
-            rate_headers(&mut response, &decision, app.limit_header.clone());
+            rate_headers(&mut response, &decision, limit.clone());
             return Err(Answer { response, key });
         }
         app.key_use.record(grant.key_id);
@@ -139,7 +147,7 @@ impl<S: RequiredScope> Caller<S> {
             center: grant.contact_center_id,
             fresh,
             decision,
-            limit: app.limit_header.clone(),
+            limit: limit.clone(),
             scope: PhantomData,
         })
     }

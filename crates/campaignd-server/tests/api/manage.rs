@@ -466,3 +466,43 @@ async fn each_write_is_audited_with_its_key_and_request_id() {
         "{records:?}"
     );
 }
+
+#[tokio::test]
+async fn writes_and_reads_spend_budgets_of_their_own() {
+    use std::num::NonZeroU32;
+    let quota = |burst| campaignd_server::Quota {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(burst).unwrap(),
+    };
+    let mut settings = campaignd_testkit::Settings::default();
+    settings.config.quota = quota(5);
+    settings.config.write_quota = quota(2);
+    let server = TestServer::start_with(settings).await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.manager(center).await;
+    let headers = auth(&key);
+    let pause = || server.send("POST", "/api/v4/campaigns/3/pause", &headers, None);
+    let first = pause().await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("ratelimit-limit"), Some("2"));
+    assert_eq!(
+        pause().await.status,
+        409,
+        "the second write is within the burst"
+    );
+    let limited = pause().await;
+    assert_error(&limited, 429, r#"{"error":"Too many requests"}"#);
+    assert!(limited.header("retry-after").is_some());
+    // The reads' budget is untouched by the writes...
+    for _ in 0..5 {
+        let read = server.get("/api/v4/campaigns/3", Some(&key)).await;
+        assert_eq!(read.status, 200);
+        assert_eq!(read.header("ratelimit-limit"), Some("5"));
+    }
+    // ...and spent by reads alone.
+    assert_eq!(
+        server.get("/api/v4/campaigns/3", Some(&key)).await.status,
+        429
+    );
+}

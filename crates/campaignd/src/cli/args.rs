@@ -356,6 +356,10 @@ pub(crate) struct ServeArgs {
     rate_limit_per_second: Option<String>,
     #[arg(long, value_name = "N")]
     rate_limit_burst: Option<String>,
+    #[arg(long, value_name = "N")]
+    write_rate_limit_per_second: Option<String>,
+    #[arg(long, value_name = "N")]
+    write_rate_limit_burst: Option<String>,
     #[arg(long)]
     demo: bool,
     #[arg(long, value_name = "N")]
@@ -382,6 +386,11 @@ impl ServeArgs {
             ("--cluster-id", &self.cluster_id),
             ("--rate-limit-per-second", &self.rate_limit_per_second),
             ("--rate-limit-burst", &self.rate_limit_burst),
+            (
+                "--write-rate-limit-per-second",
+                &self.write_rate_limit_per_second,
+            ),
+            ("--write-rate-limit-burst", &self.write_rate_limit_burst),
             ("--max-connections", &self.max_connections),
             ("--header-read-timeout", &self.header_read_timeout),
             ("--request-timeout", &self.request_timeout),

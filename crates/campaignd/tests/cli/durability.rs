@@ -16,12 +16,10 @@ use crate::support;
 fn serve(url: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args([
-            "--rate-limit-per-second",
-            "100000",
-            "--rate-limit-burst",
-            "100000",
-        ])
+        .args(["--rate-limit-per-second", "100000"])
+        .args(["--rate-limit-burst", "100000"])
+        .args(["--write-rate-limit-per-second", "100000"])
+        .args(["--write-rate-limit-burst", "100000"])
         .env("CAMPAIGND_DATABASE_URL", url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

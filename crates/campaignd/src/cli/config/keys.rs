@@ -207,8 +207,8 @@ pub(crate) const KEYS: &[Key] = &[
         path: "rate_limit.read_per_second",
         env: "CAMPAIGND_RATE_LIMIT_PER_SECOND",
         flag: Some("--rate-limit-per-second"),
-        doc: "Sustained reads per second allowed per API key. Every request the \
-              server answers today is a read, so this is the quota it enforces.",
+        doc: "Sustained reads per second allowed per API key (every GET under \
+              /api/v4/campaigns); writes have a budget of their own.",
         example: None,
         secret: false,
         set: |c, s| {
@@ -233,10 +233,9 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         path: "rate_limit.write_per_second",
         env: "CAMPAIGND_RATE_LIMIT_WRITE_PER_SECOND",
-        flag: None,
-        doc: "Sustained writes per second per API key, for the management API. \
-              This build serves no writes yet: the value is checked and shown, \
-              not enforced.",
+        flag: Some("--write-rate-limit-per-second"),
+        doc: "Sustained writes per second allowed per API key (creates, patches, \
+              deletes and lifecycle actions), apart from its reads.",
         example: None,
         secret: false,
         set: |c, s| {
@@ -248,8 +247,8 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         path: "rate_limit.write_burst",
         env: "CAMPAIGND_RATE_LIMIT_WRITE_BURST",
-        flag: None,
-        doc: "Writes a key may make at once (checked and shown, not yet enforced).",
+        flag: Some("--write-rate-limit-burst"),
+        doc: "Writes a key may make at once before the per-second rate applies.",
         example: None,
         secret: false,
         set: |c, s| {

@@ -75,8 +75,8 @@ pub(crate) struct RateLimit {
     /// The quota the server enforces: every request it answers today is a
     /// read, and failed authentication spends it per client address.
     pub(crate) read: Quota,
-    /// The quota for the management API's writes. Nothing consumes it yet:
-    /// it is checked and shown so that files written now stay valid.
+    /// The quota of the management API's writes and actions, a budget of
+    /// its own per key.
     pub(crate) write: Quota,
 }
 
@@ -159,6 +159,7 @@ impl Config {
     pub(crate) fn app_config(&self) -> AppConfig {
         AppConfig {
             quota: self.rate_limit.read,
+            write_quota: self.rate_limit.write,
             cache_bytes: self.server.cache_mb.saturating_mul(1024 * 1024),
             request_timeout: self.server.request_timeout,
             cluster_id: self.server.cluster_id.clone(),
