@@ -745,6 +745,55 @@ mod tests {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
     }
 
+    /// Changes older than the retention are pruned, the latest always kept,
+    /// and what a lagging node could still need stays.
+    #[tokio::test]
+    async fn old_changes_are_pruned_and_the_latest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("campaignd.db")).unwrap();
+        store.migrate().await.unwrap();
+        let hour = 3_600_000;
+        let now = 10 * hour;
+        // Five old changes, then two within the hour.
+        let ats = [
+            hour,
+            hour,
+            2 * hour,
+            3 * hour,
+            4 * hour,
+            now - 1000,
+            now - 10,
+        ];
+        store
+            .inner
+            .write(|tx| {
+                for at in ats {
+                    tx.execute(
+                        "INSERT INTO changes (kind, api_key_id, at) VALUES ('api_key', 1, ?1)",
+                        [at],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let at = Timestamp::from_unix_millis(now).unwrap();
+        store
+            .inner
+            .prune_changes(at, Duration::from_hours(1))
+            .unwrap();
+        let left = store.changes_since(0, 100).await.unwrap();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert_eq!(store.latest_change().await.unwrap(), 7);
+        // All old: everything but the latest goes.
+        let later = Timestamp::from_unix_millis(now + 2 * hour).unwrap();
+        store
+            .inner
+            .prune_changes(later, Duration::from_hours(1))
+            .unwrap();
+        let left = store.changes_since(0, 100).await.unwrap();
+        assert_eq!(left.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [7]);
+    }
+
     /// A log left large by a rolled-back write is cut back by `maintain`,
     /// and the footprint reports both files.
     #[tokio::test]

@@ -107,6 +107,38 @@ async fn campaigns_imported_by_the_binary_show_in_cached_reads_within_a_second()
     .await;
 }
 
+/// A write through one node (the binary) reaches another node's cached
+/// reads (a server on the same database) through the change log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_through_another_node_shows_in_cached_reads_within_a_second() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.manager(center).await;
+    let here = server.client(&key);
+    for _ in 0..2 {
+        assert_eq!(
+            here.get_campaign(3).await.unwrap().status,
+            campaignd_client::Status::Active
+        );
+    }
+    let (mut other, base) = crate::support::serve(&server.database_url());
+    let there = campaignd_client::Client::builder()
+        .base_url(&base)
+        .api_key(&key)
+        .build()
+        .unwrap();
+    let paused = there.pause_campaign(3, None).await.unwrap();
+    within(
+        Duration::from_secs(1),
+        "the other node's write is not seen here",
+        || async { here.get_campaign(3).await.unwrap() == paused.campaign },
+    )
+    .await;
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
 /// Another connection holds the write lock for over a second (as a bulk
 /// write would): the revoke waits for it rather than failing, lands, and
 /// reaches the server within a second of landing.

@@ -2,42 +2,12 @@
 //! SIGKILLed in the middle of a stream of writes, then started again on the
 //! same file.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::support;
-
-/// Starts `campaignd serve` on a free port over `url`; answers the process
-/// and its base URL.
-fn serve(url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--rate-limit-per-second", "100000"])
-        .args(["--rate-limit-burst", "100000"])
-        .args(["--write-rate-limit-per-second", "100000"])
-        .args(["--write-rate-limit-burst", "100000"])
-        .env("CAMPAIGND_DATABASE_URL", url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn campaignd serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("campaignd is listening on ")
-                .map(str::to_owned)
-        })
-        .expect("the server prints its address");
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, base)
-}
+use crate::support::{self, serve};
 
 /// What one writer saw acknowledged.
 #[derive(Debug, Default)]

@@ -1,6 +1,7 @@
 //! What the CLI tests share beyond the testkit.
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use campaignd_testkit::{Run, TestDb};
@@ -39,4 +40,32 @@ pub(crate) fn campaignd(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run
         std::thread::sleep(Duration::from_millis(20));
     }
     Run(child.wait_with_output().unwrap())
+}
+
+/// Starts `campaignd serve` on a free port over `url`; answers the process
+/// and its base URL.
+pub(crate) fn serve(url: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--rate-limit-per-second", "100000"])
+        .args(["--rate-limit-burst", "100000"])
+        .args(["--write-rate-limit-per-second", "100000"])
+        .args(["--write-rate-limit-burst", "100000"])
+        .env("CAMPAIGND_DATABASE_URL", url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn campaignd serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("campaignd is listening on ")
+                .map(str::to_owned)
+        })
+        .expect("the server prints its address");
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
 }
