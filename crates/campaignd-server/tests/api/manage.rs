@@ -506,3 +506,55 @@ async fn writes_and_reads_spend_budgets_of_their_own() {
         429
     );
 }
+
+#[tokio::test]
+async fn a_write_storage_cannot_make_answers_503_and_leaves_no_trace() {
+    use std::sync::Arc;
+
+    use campaignd_testkit::{Fault, FaultyStore, Settings};
+    let mut faulty = None;
+    let mut settings = Settings::default();
+    settings.config.request_timeout = std::time::Duration::from_millis(300);
+    let server = TestServer::start_over(settings, |store| {
+        let store = Arc::new(FaultyStore::new(store));
+        faulty = Some(Arc::clone(&store));
+        store
+    })
+    .await;
+    let faulty = faulty.unwrap();
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.manager(center).await;
+    faulty.set("act_on_campaign", Fault::Unavailable);
+    let down = server
+        .send("POST", "/api/v4/campaigns/3/pause", &auth(&key), None)
+        .await;
+    assert_error(&down, 503, r#"{"error":"Service Unavailable"}"#);
+    assert_eq!(down.header("retry-after"), Some("1"));
+    faulty.set("update_campaign", Fault::Stall);
+    let stalled = server
+        .send(
+            "PATCH",
+            "/api/v4/campaigns/3",
+            &json_headers(&key),
+            Some(br#"{"dial_level": 2}"#.to_vec()),
+        )
+        .await;
+    assert_error(&stalled, 503, r#"{"error":"Service Unavailable"}"#);
+    faulty.heal();
+    let read = server.get("/api/v4/campaigns/3", Some(&key)).await;
+    assert_eq!(read.json()["campaign"]["status"], "active");
+    assert_eq!(read.json()["campaign"]["dial_level"], 1);
+    let audit = server
+        .store
+        .audit_records(&AuditQuery {
+            center,
+            campaign: None,
+            since: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(audit.is_empty(), "{audit:?}");
+}
