@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
-use campaignd_model::{ApiKeyToken, CampaignId, ContactCenterId};
+use campaignd_model::{ApiKeyToken, CampaignId, ContactCenterId, EntityTag};
 use campaignd_store::KeyGrant;
 
 const SHARDS: usize = 16;
@@ -43,42 +43,14 @@ pub(crate) struct Rendered {
 }
 
 impl Rendered {
-    /// Wraps `body`, computing its entity tag.
+    /// Wraps `body`, computing its entity tag (the same a write's store
+    /// checks `If-Match` against).
     pub(crate) fn new(body: Vec<u8>) -> Self {
-        let mut etag = [b'"'; 18];
-        let mut hash = RandomStateless::hash(&body);
-        for digit in etag[1..17].iter_mut().rev() {
-            *digit = b"0123456789abcdef"[(hash & 0xf) as usize];
-            hash >>= 4;
-        }
+        let etag = EntityTag::of(&body);
         Self {
             body: Bytes::from(body),
-            etag: HeaderValue::from_bytes(&etag).expect("hex digits in quotes"),
+            etag: HeaderValue::from_bytes(etag.as_bytes()).expect("quotes and hex digits"),
         }
-    }
-}
-
-/// A fixed-key hash for entity tags: stable across nodes and restarts, so a
-/// client's `If-None-Match` stays valid behind a load balancer.
-struct RandomStateless;
-
-impl RandomStateless {
-    /// A word-at-a-time multiplicative hash (FxHash's mixing), folded with
-    /// the length. Not cryptographic: an entity tag only has to change when
-    /// the bytes do, and collisions among one campaign's versions are
-    /// vanishingly unlikely.
-    fn hash(bytes: &[u8]) -> u64 {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h: u64 = bytes.len() as u64;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-        h ^ (h >> 29)
     }
 }
 
@@ -508,8 +480,7 @@ mod tests {
         let b = Rendered::new(b"{\"a\":2}".to_vec());
         assert_ne!(a.etag, b.etag);
         assert_eq!(a.etag, Rendered::new(b"{\"a\":1}".to_vec()).etag);
-        let hex = format!("\"{:016x}\"", RandomStateless::hash(b"{\"a\":1}"));
-        assert_eq!(a.etag, hex.as_str());
+        assert_eq!(a.etag, EntityTag::of(b"{\"a\":1}").as_str());
     }
 
     #[test]

@@ -135,20 +135,16 @@ pub(super) fn update(
     let status = campaign.status;
     let updated = Campaign {
         settings,
-        updated_at: updated_after(campaign.updated_at),
         ..campaign
     };
-    let written = Written::new(updated);
-    campaigns::update(conn, row_id, &written.campaign, &written.body)?;
-    log(
+    rewrite(
         conn,
         ctx,
-        center,
-        id,
+        (center, row_id),
+        updated,
         AuditAction::Update,
-        (Some(status), Some(status)),
-    )?;
-    Ok(written)
+        status,
+    )
 }
 
 pub(super) fn delete(
@@ -193,21 +189,34 @@ pub(super) fn act(
         row_id, campaign, ..
     } = current(conn, center, id, expected)?;
     let before = campaign.status;
-    let status = before.after(action)?;
     let moved = Campaign {
-        status,
-        updated_at: updated_after(campaign.updated_at),
+        status: before.after(action)?,
         ..campaign
     };
-    let written = Written::new(moved);
+    rewrite(conn, ctx, (center, row_id), moved, action.into(), before)
+}
+
+/// Stores `campaign` (changed from a row whose status was `before`) over
+/// its row with `updated_at` moved on, and logs the write.
+fn rewrite(
+    conn: &Connection,
+    ctx: &WriteContext,
+    (center, row_id): (ContactCenterId, i64),
+    mut campaign: Campaign,
+    action: AuditAction,
+    before: Status,
+) -> Outcome {
+    campaign.updated_at = updated_after(campaign.updated_at);
+    let written = Written::new(campaign);
     campaigns::update(conn, row_id, &written.campaign, &written.body)?;
+    let c = &written.campaign;
     log(
         conn,
         ctx,
         center,
-        id,
-        action.into(),
-        (Some(before), Some(status)),
+        c.id,
+        action,
+        (Some(before), Some(c.status)),
     )?;
     Ok(written)
 }
