@@ -118,6 +118,15 @@ positive_id!(
     /// An API key's id (not the key itself), unique across the deployment.
     ApiKeyId
 );
+positive_id!(
+    /// A user's id, numbered per contact center.
+    UserId
+);
+
+impl UserId {
+    /// The largest id a stored user may have, as for campaigns.
+    pub const MAX_STORED: i64 = CampaignId::MAX_STORED;
+}
 
 /// Trims `s` and checks it is 1..=`max` characters without control characters.
 pub(crate) fn checked_text(s: &str, max: usize) -> Result<String, ParseIdError> {

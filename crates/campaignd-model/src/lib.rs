@@ -16,6 +16,7 @@ mod lifecycle;
 mod patch;
 mod scope;
 mod timestamp;
+mod user;
 
 pub use api_key::{ApiKeyToken, KeyHash, KeyHasher, ParseKeyError, SERVER_SECRET_LEN};
 pub use campaign::{
@@ -25,9 +26,10 @@ pub use campaign::{
 };
 pub use errors::FieldErrors;
 pub use etag::{EntityTag, Expected};
-pub use ids::{ApiKeyId, CampaignId, ContactCenterId, ContactCenterName, ParseIdError};
+pub use ids::{ApiKeyId, CampaignId, ContactCenterId, ContactCenterName, ParseIdError, UserId};
 pub use input::{CampaignDocument, SystemFields};
 pub use lifecycle::{Action, IllegalTransition};
 pub use patch::{CampaignPatch, PatchError};
 pub use scope::{ParseScopeError, Scope, Scopes};
 pub use timestamp::{ParseTimestampError, Timestamp};
+pub use user::{User, UserDocument, UserSummary};

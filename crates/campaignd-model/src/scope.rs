@@ -13,22 +13,29 @@ pub enum Scope {
     CampaignsRead,
     /// `campaigns.manage`: every write and lifecycle action.
     CampaignsManage,
+    /// `users.read`: `GET /api/v4/users`.
+    UsersRead,
 }
 
 /// Why a scope name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?} (known scopes: campaigns.read, campaigns.manage)")]
+#[error("unknown scope {0:?} (known scopes: campaigns.read, campaigns.manage, users.read)")]
 pub struct ParseScopeError(pub String);
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 2] = [Scope::CampaignsRead, Scope::CampaignsManage];
+    pub const ALL: [Scope; 3] = [
+        Scope::CampaignsRead,
+        Scope::CampaignsManage,
+        Scope::UsersRead,
+    ];
 
     /// The wire name, e.g. `campaigns.read`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::CampaignsRead => "campaigns.read",
             Scope::CampaignsManage => "campaigns.manage",
+            Scope::UsersRead => "users.read",
         }
     }
 
@@ -36,6 +43,7 @@ impl Scope {
         match self {
             Scope::CampaignsRead => 1,
             Scope::CampaignsManage => 2,
+            Scope::UsersRead => 4,
         }
     }
 }
@@ -138,12 +146,13 @@ mod tests {
     fn only_known_scopes_parse() {
         assert_eq!("campaigns.read".parse(), Ok(Scope::CampaignsRead));
         assert_eq!("campaigns.manage".parse(), Ok(Scope::CampaignsManage));
+        assert_eq!("users.read".parse(), Ok(Scope::UsersRead));
         for bad in [
             "",
             "campaigns",
             "Campaigns.read",
             "campaigns.read ",
-            "users.read",
+            "users.write",
             "*",
         ] {
             assert!(bad.parse::<Scope>().is_err(), "accepted {bad:?}");
@@ -153,7 +162,10 @@ mod tests {
     #[test]
     fn scope_sets_round_trip_through_storage() {
         let both: Scopes = Scope::ALL.into_iter().collect();
-        assert_eq!(both.to_storage(), "campaigns.read campaigns.manage");
+        assert_eq!(
+            both.to_storage(),
+            "campaigns.read campaigns.manage users.read"
+        );
         assert_eq!(Scopes::from_storage(&both.to_storage()), Ok(both));
         let manage: Scopes = [Scope::CampaignsManage].into_iter().collect();
         assert!(!manage.contains(Scope::CampaignsRead));

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use campaignd_model::{
     Action, ApiKeyId, ApiKeyToken, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings,
     ContactCenterName, EntityTag, Expected, KeyHasher, Scope, Scopes, Status, Strategy,
-    SystemFields, Timestamp,
+    SystemFields, Timestamp, UserDocument, UserId,
 };
 use serde_json::{Value, json};
 
 use crate::{
     AuditAction, AuditQuery, CampaignFilter, Change, ContactCenter, ImportRecord, MAX_ACTIVE_KEYS,
-    NewApiKey, Page, Progress, Store, StoreError, WriteContext, WriteError, Written,
+    NewApiKey, Page, Progress, Store, StoreError, UserRecord, WriteContext, WriteError, Written,
 };
 
 /// A store under test and whatever must live as long as it (a temp dir).
@@ -56,6 +56,9 @@ macro_rules! contract_tests {
             patches_merge_and_always_move_updated_at,
             if_match_is_checked_inside_the_write,
             every_write_is_audited_and_a_failed_one_is_not,
+            users_import_all_or_nothing_and_list_by_id,
+            users_are_assigned_and_removed_as_specified,
+            assignments_go_with_their_campaign_and_their_user,
         );
     };
     (@each $factory:path; $($name:ident),+ $(,)?) => {
@@ -873,7 +876,7 @@ pub async fn campaign_writes_follow_the_lifecycle(store: &dyn Store) {
         status_of(&act(Action::Pause).await),
         Err(format!(
             "{:?}",
-            WriteError::Conflict(Status::Draft.after(Action::Pause).unwrap_err())
+            WriteError::from(Status::Draft.after(Action::Pause).unwrap_err())
         ))
     );
     assert_eq!(status_of(&act(Action::Start).await), Ok(Status::Active));
@@ -883,11 +886,14 @@ pub async fn campaign_writes_follow_the_lifecycle(store: &dyn Store) {
         .unwrap_err();
     assert_eq!(
         refused.to_string(),
-        "cannot delete a campaign that is active"
+        "status: cannot delete a campaign that is active"
     );
     assert_eq!(status_of(&act(Action::Pause).await), Ok(Status::Paused));
     let again = act(Action::Pause).await.unwrap_err();
-    assert_eq!(again.to_string(), "cannot pause a campaign that is paused");
+    assert_eq!(
+        again.to_string(),
+        "status: cannot pause a campaign that is paused"
+    );
     assert_eq!(status_of(&act(Action::Start).await), Ok(Status::Active));
     assert_eq!(status_of(&act(Action::Stop).await), Ok(Status::Stopped));
     let read = store.get_campaign(acme.id, id).await.unwrap().unwrap();
@@ -1003,7 +1009,7 @@ pub async fn patches_merge_and_always_move_updated_at(store: &dyn Store) {
         .unwrap_err();
     assert_eq!(
         refused.to_string(),
-        "cannot update a campaign that is processing"
+        "status: cannot update a campaign that is processing"
     );
 }
 
@@ -1215,5 +1221,288 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
     assert_eq!(
         campaign_changes, 5,
         "one change per successful write: {changes:?}"
+    );
+}
+
+fn users(values: impl IntoIterator<Item = Value>) -> Vec<UserRecord> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| UserRecord {
+            index,
+            document: UserDocument::parse(&value).expect("test user is valid"),
+        })
+        .collect()
+}
+
+fn uid(id: i64) -> UserId {
+    UserId::new(id).unwrap()
+}
+
+/// Users import all or nothing, keep given ids and their other keys, take
+/// free ids otherwise, and list by id per center.
+pub async fn users_import_all_or_nothing_and_list_by_id(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let other = center(store, "other").await;
+    let n = store
+        .import_users(
+            acme.id,
+            users([
+                json!({"name": "No id", "email": "a@x"}),
+                json!({"id": 1, "name": "One", "email": "one@x", "timezone": "UTC"}),
+                json!({"id": 5, "name": "Five", "email": "five@x"}),
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let page = store.list_users(acme.id, Page::default()).await.unwrap();
+    let ids: Vec<i64> = page.users.iter().map(|u| u.id.get()).collect();
+    assert_eq!(ids, [1, 2, 5], "the record without an id took a free one");
+    assert_eq!(page.total, 3);
+    assert_eq!(page.users[0].attributes["timezone"], "UTC");
+    let second = store
+        .list_users(
+            acme.id,
+            Page {
+                limit: 1,
+                offset: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.users[0].id.get(), second.total), (2, 3));
+    let refused = store
+        .import_users(
+            acme.id,
+            users([
+                json!({"id": 7, "name": "Seven", "email": "s@x"}),
+                json!({"id": 5, "name": "Again", "email": "f@x"}),
+                json!({"id": 7, "name": "Twice", "email": "t@x"}),
+            ]),
+            None,
+        )
+        .await
+        .unwrap_err();
+    let StoreError::ImportRejected(problems) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(problems.iter().map(|p| p.index).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        store
+            .list_users(acme.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert_eq!(
+        store
+            .list_users(other.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// Assignments follow SPEC §9: new ones answered once, unknown ids refuse
+/// the request, terminal campaigns refuse it, the last user of an active
+/// campaign stays, and every change is audited.
+pub async fn users_are_assigned_and_removed_as_specified(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let other = center(store, "other").await;
+    let people = [
+        json!({"id": 1, "name": "A", "email": "a@x"}),
+        json!({"id": 2, "name": "B", "email": "b@x"}),
+    ];
+    store
+        .import_users(acme.id, users(people.clone()), None)
+        .await
+        .unwrap();
+    store
+        .import_users(
+            other.id,
+            users([json!({"id": 9, "name": "Z", "email": "z@x"})]),
+            None,
+        )
+        .await
+        .unwrap();
+    let campaign = store
+        .create_campaign(ctx("c"), acme.id, settings("C"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    let added = store
+        .assign_users(ctx("a1"), acme.id, campaign, vec![uid(2), uid(1), uid(2)])
+        .await
+        .unwrap();
+    assert_eq!(added.iter().map(|u| u.id.get()).collect::<Vec<_>>(), [1, 2]);
+    let again = store
+        .assign_users(ctx("a2"), acme.id, campaign, vec![uid(1)])
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "already assigned: not repeated");
+    let foreign = store
+        .assign_users(ctx("a3"), acme.id, campaign, vec![uid(1), uid(9), uid(77)])
+        .await;
+    match foreign {
+        Err(WriteError::Invalid(e)) => assert_eq!(
+            e.get("user_ids").unwrap(),
+            ["9 does not exist", "77 does not exist"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let missing = store
+        .assign_users(
+            ctx("a4"),
+            acme.id,
+            CampaignId::new(99).unwrap(),
+            vec![uid(1)],
+        )
+        .await;
+    assert!(matches!(missing, Err(WriteError::NotFound)), "{missing:?}");
+    let listed = store
+        .campaign_users(acme.id, campaign, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((listed.total, listed.users.len()), (2, 2));
+    assert!(
+        store
+            .campaign_users(other.id, campaign, Page::default())
+            .await
+            .unwrap()
+            .is_none(),
+        "another center's campaign does not exist"
+    );
+
+    store
+        .act_on_campaign(ctx("s"), acme.id, campaign, Action::Start, None)
+        .await
+        .unwrap();
+    let removed = store
+        .remove_user(ctx("r1"), acme.id, campaign, uid(1))
+        .await
+        .unwrap();
+    assert_eq!(removed.name, "A");
+    let last = store
+        .remove_user(ctx("r2"), acme.id, campaign, uid(2))
+        .await;
+    assert!(
+        matches!(&last, Err(WriteError::Conflict(e)) if e.get("users").is_some()),
+        "{last:?}"
+    );
+    let not_assigned = store
+        .remove_user(ctx("r3"), acme.id, campaign, uid(1))
+        .await;
+    assert!(
+        matches!(not_assigned, Err(WriteError::NotFound)),
+        "{not_assigned:?}"
+    );
+    store
+        .act_on_campaign(ctx("p"), acme.id, campaign, Action::Stop, None)
+        .await
+        .unwrap();
+    let stopped = store
+        .assign_users(ctx("a5"), acme.id, campaign, vec![uid(1)])
+        .await;
+    assert!(
+        matches!(stopped, Err(WriteError::Conflict(_))),
+        "{stopped:?}"
+    );
+    let trail = store
+        .audit_records(&AuditQuery {
+            center: acme.id,
+            campaign: Some(campaign),
+            since: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = trail.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Create,
+            AuditAction::AssignUsers,
+            AuditAction::AssignUsers,
+            AuditAction::Start,
+            AuditAction::RemoveUser,
+            AuditAction::Stop,
+        ]
+    );
+}
+
+/// An assignment goes with its campaign and with its user.
+pub async fn assignments_go_with_their_campaign_and_their_user(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    store
+        .import_users(
+            acme.id,
+            users([
+                json!({"id": 1, "name": "A", "email": "a@x"}),
+                json!({"id": 2, "name": "B", "email": "b@x"}),
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut campaigns = Vec::new();
+    for name in ["C1", "C2"] {
+        let id = store
+            .create_campaign(ctx("c"), acme.id, settings(name))
+            .await
+            .unwrap()
+            .campaign
+            .id;
+        store
+            .assign_users(ctx("a"), acme.id, id, vec![uid(1), uid(2)])
+            .await
+            .unwrap();
+        campaigns.push(id);
+    }
+    assert!(store.delete_user(acme.id, uid(1)).await.unwrap());
+    assert!(!store.delete_user(acme.id, uid(1)).await.unwrap());
+    for id in &campaigns {
+        let page = store
+            .campaign_users(acme.id, *id, Page::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            page.users.iter().map(|u| u.id.get()).collect::<Vec<_>>(),
+            [2]
+        );
+    }
+    store
+        .delete_campaign(ctx("d"), acme.id, campaigns[0], None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .campaign_users(acme.id, campaigns[0], Page::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A new campaign never inherits a deleted one's users.
+    let fresh = store
+        .create_campaign(ctx("c"), acme.id, settings("C1"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    assert_eq!(
+        store
+            .campaign_users(acme.id, fresh, Page::default())
+            .await
+            .unwrap()
+            .unwrap()
+            .total,
+        0
     );
 }

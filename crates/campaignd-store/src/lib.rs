@@ -27,7 +27,7 @@ pub use audit::{AuditAction, AuditQuery, AuditRecord};
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
 pub use store::{
     AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
-    Store, Upkeep,
+    Store, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
 
@@ -36,7 +36,7 @@ pub use write::{WriteContext, WriteError, Written};
 pub mod prelude {
     pub use crate::store::{
         AuditStore as _, CampaignStore as _, CampaignWrites as _, CenterStore as _,
-        ChangeFeed as _, ImportStore as _, KeyStore as _, Upkeep as _,
+        ChangeFeed as _, ImportStore as _, KeyStore as _, Upkeep as _, UserStore as _,
     };
 }
 
@@ -203,6 +203,25 @@ pub struct CampaignPage {
     pub campaigns: Vec<Campaign>,
     /// Every campaign matching the filter.
     pub total: u64,
+}
+
+/// One page of users and the size of the whole set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPage {
+    /// The users of the page, by id ascending.
+    pub users: Vec<campaignd_model::User>,
+    /// Every user of the set.
+    pub total: u64,
+}
+
+/// One record of a user import, with its zero-based position (which
+/// problems name).
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Position in the import.
+    pub index: usize,
+    /// The user to write.
+    pub document: campaignd_model::UserDocument,
 }
 
 /// What an import wrote.

@@ -5,14 +5,14 @@
 use async_trait::async_trait;
 use campaignd_model::{
     Action, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp,
+    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 
 use crate::{
     ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage, Change,
     ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem, ImportRecord, ImportSummary,
-    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, WriteContext,
-    WriteError, Written,
+    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, UserPage, UserRecord,
+    WriteContext, WriteError, Written,
 };
 
 /// The schema and the upkeep a node runs.
@@ -247,6 +247,62 @@ pub trait ImportStore: Send + Sync + 'static {
     }
 }
 
+/// Users of a contact center and their assignments to campaigns (SPEC §9).
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Imports users all or nothing, in one transaction. Given ids are
+    /// kept; missing ids take the next free ones in order. An id the center
+    /// already has, or one repeated, is refused with every other problem,
+    /// and then nothing is imported. Answers how many were imported.
+    async fn import_users(
+        &self,
+        center: ContactCenterId,
+        records: Vec<UserRecord>,
+        progress: Option<Progress>,
+    ) -> Result<u64>;
+
+    /// A page of the center's users, by id, with the total.
+    async fn list_users(&self, center: ContactCenterId, page: Page) -> Result<UserPage>;
+
+    /// A page of the users assigned to a campaign, by id; `None` if the
+    /// campaign does not exist.
+    async fn campaign_users(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        page: Page,
+    ) -> Result<Option<UserPage>>;
+
+    /// Assigns users to a campaign; answers those newly assigned, by id
+    /// (ones already assigned are not repeated). Any id that is not a user
+    /// of the center refuses the whole request (`Invalid`, keyed
+    /// `user_ids`); a `stopping`, `stopped` or `completed` campaign is a
+    /// `Conflict`. Audited as `assign_users`.
+    async fn assign_users(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        users: Vec<UserId>,
+    ) -> Result<Vec<User>, WriteError>;
+
+    /// Removes a user from a campaign and answers the user. `NotFound` if
+    /// the campaign or the user does not exist or the user is not
+    /// assigned; `Conflict` if it is the last user of an `active`
+    /// campaign. Audited as `remove_user`.
+    async fn remove_user(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        user: UserId,
+    ) -> Result<User, WriteError>;
+
+    /// Deletes a user from the center, and so from every campaign. Answers
+    /// whether it existed.
+    async fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool>;
+}
+
 /// The audit trail (SPEC §11).
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
@@ -276,6 +332,7 @@ pub trait Store:
     + CampaignStore
     + CampaignWrites
     + ImportStore
+    + UserStore
     + AuditStore
     + ChangeFeed
 {
@@ -288,6 +345,7 @@ impl<T> Store for T where
         + CampaignStore
         + CampaignWrites
         + ImportStore
+        + UserStore
         + AuditStore
         + ChangeFeed
 {

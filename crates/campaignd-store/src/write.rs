@@ -23,15 +23,22 @@ pub enum WriteError {
     /// `If-Match` named a tag that is not the current one (412).
     #[error("the campaign changed since the given entity tag")]
     PreconditionFailed,
-    /// The campaign's status does not allow the write (409).
-    #[error(transparent)]
-    Conflict(#[from] IllegalTransition),
+    /// The campaign's state does not allow the write (409): its status,
+    /// or (for removing a user) what it would be left with.
+    #[error("{0}")]
+    Conflict(FieldErrors),
     /// The result would be invalid, or its name is taken (422).
     #[error("{0}")]
     Invalid(FieldErrors),
     /// Storage failed; nothing was written.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<IllegalTransition> for WriteError {
+    fn from(illegal: IllegalTransition) -> Self {
+        Self::Conflict(illegal.errors())
+    }
 }
 
 impl WriteError {

@@ -9,14 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp,
+    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
     CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter, Footprint, ImportId,
     ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, MigrationReport,
-    NewApiKey, Page, Progress, Result, Store, StoreError, Upkeep, WriteContext, WriteError,
-    Written,
+    NewApiKey, Page, Progress, Result, Store, StoreError, Upkeep, UserPage, UserRecord, UserStore,
+    WriteContext, WriteError, Written,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -176,6 +176,14 @@ delegate! {
         fn stage_import(&self, import: ImportId, records: Vec<ImportRecord>) -> Result<Vec<ImportProblem>>;
         fn publish_import(&self, import: ImportId, progress: Option<Progress>) -> Result<ImportSummary>;
         fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()>;
+    }
+    impl UserStore {
+        fn import_users(&self, center: ContactCenterId, records: Vec<UserRecord>, progress: Option<Progress>) -> Result<u64>;
+        fn list_users(&self, center: ContactCenterId, page: Page) -> Result<UserPage>;
+        fn campaign_users(&self, center: ContactCenterId, campaign: CampaignId, page: Page) -> Result<Option<UserPage>>;
+        fn assign_users(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, users: Vec<UserId>) -> Result<Vec<User>, WriteError>;
+        fn remove_user(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, user: UserId) -> Result<User, WriteError>;
+        fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool>;
     }
     impl AuditStore {
         fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;

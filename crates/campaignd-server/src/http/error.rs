@@ -184,7 +184,7 @@ impl From<WriteError> for ApiError {
         match e {
             WriteError::NotFound => Self::NotFound,
             WriteError::PreconditionFailed => Self::PreconditionFailed,
-            WriteError::Conflict(illegal) => Self::Conflict(illegal.errors()),
+            WriteError::Conflict(errors) => Self::Conflict(errors),
             WriteError::Invalid(errors) => Self::Validation(errors),
             WriteError::Store(e) => e.into(),
         }

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0004_clustered_campaigns.sql"),
     ),
     (5, include_str!("../../migrations/sqlite/0005_audit.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_users.sql")),
 ];
 
 /// The newest schema version this build knows.

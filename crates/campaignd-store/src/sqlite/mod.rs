@@ -20,6 +20,7 @@ mod imports;
 mod keys;
 mod migrations;
 mod store;
+mod users;
 mod writes;
 
 use std::collections::HashMap;

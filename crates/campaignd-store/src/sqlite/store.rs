@@ -8,20 +8,20 @@ use std::sync::{Arc, PoisonError};
 use async_trait::async_trait;
 use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, KeyHasher, SERVER_SECRET_LEN, Timestamp,
+    ContactCenterName, Expected, KeyHash, KeyHasher, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 use rusqlite::{OptionalExtension, params};
 
 use super::{
     CENTER_SELECT, SqliteStore, UPKEEP_BUDGET, audit, campaigns, center_from_row, change_from_row,
-    corrupt, imports, keys, migrations, run_blocking, writes,
+    corrupt, imports, keys, migrations, run_blocking, users, writes,
 };
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter,
     Footprint, ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant,
-    KeyStore, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, WriteContext,
-    WriteError, Written,
+    KeyStore, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, UserPage,
+    UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 #[async_trait]
@@ -395,5 +395,59 @@ impl AuditStore for SqliteStore {
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
         let query = query.clone();
         self.read(move |conn| audit::list(conn, &query)).await
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn import_users(
+        &self,
+        center: ContactCenterId,
+        records: Vec<UserRecord>,
+        progress: Option<Progress>,
+    ) -> Result<u64> {
+        self.write(move |tx| users::import(tx, center, records, progress.as_ref()))
+            .await
+    }
+
+    async fn list_users(&self, center: ContactCenterId, page: Page) -> Result<UserPage> {
+        self.read(move |conn| users::list(conn, center, page)).await
+    }
+
+    async fn campaign_users(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        page: Page,
+    ) -> Result<Option<UserPage>> {
+        self.read(move |conn| users::of_campaign(conn, center, campaign, page))
+            .await
+    }
+
+    async fn assign_users(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        ids: Vec<UserId>,
+    ) -> Result<Vec<User>, WriteError> {
+        self.write_grouped(move |conn| users::assign(conn, &ctx, center, campaign, ids))
+            .await
+    }
+
+    async fn remove_user(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        user: UserId,
+    ) -> Result<User, WriteError> {
+        self.write_grouped(move |conn| users::remove(conn, &ctx, center, campaign, user))
+            .await
+    }
+
+    async fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool> {
+        self.write(move |tx| Ok(users::delete(tx, center, user)?))
+            .await
     }
 }
