@@ -123,6 +123,61 @@ pub(crate) trait QueryParams: Sized {
     fn parse(query: Option<&str>) -> Result<Self, FieldErrors>;
 }
 
+/// Parses `limit` (1–100) or `offset` (≥ 0) into `page`, as every paged
+/// listing takes them; the message is the 422's.
+pub(crate) fn page_param(
+    page: &mut campaignd_store::Page,
+    name: &str,
+    value: &str,
+) -> Result<(), String> {
+    let signed = value.starts_with('+');
+    match name {
+        "limit" => match value.parse::<u32>() {
+            Ok(n) if (1..=campaignd_store::Page::MAX_LIMIT).contains(&n) && !signed => {
+                page.limit = n;
+                Ok(())
+            }
+            _ => Err("must be an integer between 1 and 100".into()),
+        },
+        _ => match value.parse::<u64>() {
+            Ok(n) if i64::try_from(n).is_ok() && !signed => {
+                page.offset = n;
+                Ok(())
+            }
+            _ => Err("must be an integer greater than or equal to 0".into()),
+        },
+    }
+}
+
+/// A query of only `limit` and `offset` (unknown parameters ignored, a
+/// known one given twice refused).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PageQuery(pub(crate) campaignd_store::Page);
+
+impl QueryParams for PageQuery {
+    fn parse(query: Option<&str>) -> Result<Self, FieldErrors> {
+        let mut page = campaignd_store::Page::default();
+        let mut errors = FieldErrors::new();
+        let mut seen = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let name = match &*key {
+                "limit" => "limit",
+                "offset" => "offset",
+                _ => continue,
+            };
+            if seen.contains(&name) {
+                errors.add(name, "must be given at most once");
+                continue;
+            }
+            seen.push(name);
+            if let Err(message) = page_param(&mut page, name, &value) {
+                errors.add(name, message);
+            }
+        }
+        errors.into_result(Self(page))
+    }
+}
+
 /// A route's query parameters, parsed by `T`; rejected with 422.
 #[derive(Debug)]
 pub(crate) struct Query<T>(pub(crate) T);

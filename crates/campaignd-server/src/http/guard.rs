@@ -46,6 +46,14 @@ impl RequiredScope for CampaignsManage {
     const WRITES: bool = true;
 }
 
+/// `users.read`: `GET /api/v4/users`.
+#[derive(Debug)]
+pub(crate) struct UsersRead;
+
+impl RequiredScope for UsersRead {
+    const SCOPE: Scope = Scope::UsersRead;
+}
+
 /// An authenticated caller holding scope `S`, within its rate limit.
 #[derive(Debug)]
 pub(crate) struct Caller<S> {

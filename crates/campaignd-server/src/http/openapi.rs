@@ -22,10 +22,10 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::error::json_response;
 use crate::http::schemas::{
-    AmdVoicemailMessage, AmdVoicemailMessageInput, CallerIdSet, Campaign, CampaignCreate,
-    CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem, CampaignPatch,
-    CampaignStatus, CampaignStrategy, DialLevelOverride, FieldErrorsBody, Health, ListMetadata,
-    Readiness, SimpleError, VoiceMessage,
+    AddedUsers, AmdVoicemailMessage, AmdVoicemailMessageInput, AssignUsers, CallerIdSet, Campaign,
+    CampaignCreate, CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem,
+    CampaignPatch, CampaignStatus, CampaignStrategy, DialLevelOverride, FieldErrorsBody, Health,
+    ListMetadata, Readiness, RemovedUser, SimpleError, User, UserList, UserSummary, VoiceMessage,
 };
 use crate::state::AppState;
 
@@ -50,7 +50,7 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A contact center API key; scopes campaigns.read and campaigns.manage",
+                        "A contact center API key; scopes campaigns.read, campaigns.manage and users.read",
                     ))
                     .build(),
             ),
@@ -182,6 +182,10 @@ impl Modify for Headers {
         crate::http::routes::manage::start_campaign,
         crate::http::routes::manage::pause_campaign,
         crate::http::routes::manage::stop_campaign,
+        crate::http::routes::users::list_users,
+        crate::http::routes::users::list_campaign_users,
+        crate::http::routes::users::assign_campaign_users,
+        crate::http::routes::users::remove_campaign_user,
         openapi_json,
         crate::http::routes::health::healthz,
         crate::http::routes::health::readyz,
@@ -193,7 +197,8 @@ impl Modify for Headers {
         Campaign, CampaignListItem, CampaignEnvelope, CampaignList, ListMetadata, CampaignStatus,
         CampaignStrategy, CampaignFollowUpMode, DialLevelOverride, AmdVoicemailMessage,
         VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness, CampaignCreate,
-        CampaignPatch, AmdVoicemailMessageInput
+        CampaignPatch, AmdVoicemailMessageInput, User, UserSummary, UserList, AddedUsers,
+        RemovedUser, AssignUsers
     )),
     modifiers(&Security, &Headers),
 )]

@@ -18,7 +18,7 @@ use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{IfNoneMatch, Path, PathSegments, Query};
@@ -26,6 +26,7 @@ use crate::http::guard::{Answer, Caller};
 use crate::http::openapi::openapi_json;
 use crate::http::routes::campaigns::{self, GET_CAMPAIGN, LIST_CAMPAIGNS};
 use crate::http::routes::manage::{self, PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
+use crate::http::routes::users::{self, CAMPAIGN_USER, CAMPAIGN_USERS, LIST_USERS};
 use crate::http::routes::{health, metrics};
 use crate::state::AppState;
 
@@ -40,6 +41,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", START_CAMPAIGN),
     ("post", PAUSE_CAMPAIGN),
     ("post", STOP_CAMPAIGN),
+    ("get", LIST_USERS),
+    ("get", CAMPAIGN_USERS),
+    ("post", CAMPAIGN_USERS),
+    ("delete", CAMPAIGN_USER),
     ("get", "/api/v4/openapi.json"),
     ("get", "/healthz"),
     ("get", "/metrics"),
@@ -53,6 +58,9 @@ pub(crate) const TEMPLATES: &[&str] = &[
     START_CAMPAIGN,
     PAUSE_CAMPAIGN,
     STOP_CAMPAIGN,
+    LIST_USERS,
+    CAMPAIGN_USERS,
+    CAMPAIGN_USER,
     "/api/v4/openapi.json",
     "/healthz",
     "/metrics",
@@ -76,6 +84,12 @@ pub(crate) fn router(app: AppState) -> Router {
         .route(START_CAMPAIGN, post(manage::start_campaign))
         .route(PAUSE_CAMPAIGN, post(manage::pause_campaign))
         .route(STOP_CAMPAIGN, post(manage::stop_campaign))
+        .route(LIST_USERS, get(users::list_users))
+        .route(
+            CAMPAIGN_USERS,
+            get(users::list_campaign_users).post(users::assign_campaign_users),
+        )
+        .route(CAMPAIGN_USER, delete(users::remove_campaign_user))
         .route("/api/v4/openapi.json", get(openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

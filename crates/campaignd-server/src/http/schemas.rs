@@ -537,6 +537,93 @@ pub(crate) struct CampaignList {
     metadata: ListMetadata,
 }
 
+fn user_id() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .maximum(Some(campaignd_model::UserId::MAX_STORED))
+        .description(Some("Positive, numbered per contact center"))
+        .into()
+}
+
+fn any_string() -> Schema {
+    ObjectBuilder::new().schema_type(Type::String).into()
+}
+
+/// A v4 user: `id`, `name` and `email`, then every other key as imported.
+#[derive(ToSchema)]
+#[schema(example = json!({"id": 42, "name": "Ann Agent", "email": "ann@example.com", "timezone": "UTC"}))]
+pub(crate) struct User {
+    #[schema(schema_with = user_id)]
+    id: i64,
+    #[schema(schema_with = any_string)]
+    name: String,
+    #[schema(schema_with = any_string)]
+    email: String,
+}
+
+/// The short form of a user: `{"id", "name", "email"}`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserSummary {
+    #[schema(schema_with = user_id)]
+    id: i64,
+    #[schema(schema_with = any_string)]
+    name: String,
+    #[schema(schema_with = any_string)]
+    email: String,
+}
+
+fn user_page() -> Schema {
+    ArrayBuilder::new()
+        .items(RefOr::<Schema>::Ref(Ref::from_schema_name(User::name())))
+        .max_items(Some(Page::MAX_LIMIT as usize))
+        .description(Some("At most `limit` users, by id ascending"))
+        .into()
+}
+
+/// `{"users": [...], "metadata": {"total": N}}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserList {
+    #[schema(schema_with = user_page)]
+    users: Vec<User>,
+    metadata: ListMetadata,
+}
+
+/// `{"added_users": [...]}`: the users newly assigned.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddedUsers {
+    added_users: Vec<UserSummary>,
+}
+
+/// `{"user": {...}}`: the user removed from the campaign.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemovedUser {
+    user: UserSummary,
+}
+
+fn user_ids() -> Schema {
+    ArrayBuilder::new()
+        .items(RefOr::T(user_id()))
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .description(Some("1-100 ids of users of this contact center"))
+        .into()
+}
+
+/// `{"user_ids": [...]}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_ids": [42, 128]}))]
+pub(crate) struct AssignUsers {
+    #[schema(schema_with = user_ids)]
+    user_ids: Vec<i64>,
+}
+
 /// `{"error": "..."}`
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -663,6 +750,49 @@ impl IntoParams for IfNoneMatchHeader {
             "Entity tags (or `*`): 304 without a body when the current one is listed",
             ObjectBuilder::new().schema_type(Type::String),
         )]
+    }
+}
+
+/// The user of `DELETE .../users/{user_id}`.
+pub(crate) struct UserIdPath;
+
+impl IntoParams for UserIdPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let id = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .maximum(Some(i64::MAX));
+        vec![parameter(
+            "user_id",
+            ParameterIn::Path,
+            true,
+            "The user's id; one that names no user of this contact center answers 404",
+            id,
+        )]
+    }
+}
+
+/// `limit` and `offset`, as every paged listing takes them.
+pub(crate) struct PageQueryParams;
+
+impl IntoParams for PageQueryParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(Page::MAX_LIMIT))
+            .default(Some(Page::MAX_LIMIT.into()));
+        let offset = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .maximum(Some(i64::MAX))
+            .default(Some(0.into()));
+        vec![
+            parameter("limit", ParameterIn::Query, false, "Page size", limit),
+            parameter("offset", ParameterIn::Query, false, "Items to skip", offset),
+        ]
     }
 }
 

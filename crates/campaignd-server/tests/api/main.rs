@@ -5,3 +5,4 @@ mod hardening;
 mod manage;
 mod openapi;
 mod read;
+mod users;

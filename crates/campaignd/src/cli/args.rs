@@ -73,6 +73,10 @@ pub(crate) enum Command {
     /// Import and export a contact center's campaigns.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Import and list a contact center's users (agents), whom campaigns
+    /// are staffed with.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Get one campaign through the API (remote: needs --base-url or
     /// --cluster-id, and --api-key).
     ///
@@ -196,6 +200,44 @@ pub(crate) enum Command {
         after_help = "Example: campaignd audit --center acme --campaign 3 --since 2026-01-15T00:00:00Z --json"
     )]
     Audit(AuditArgs),
+}
+
+/// `campaignd user ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Import users in their v4 form, all or nothing: a JSON array or one
+    /// object per line (NDJSON), each with name and email (and optionally
+    /// an id; without one, the next free id is taken). Every other key is
+    /// kept and served as given.
+    ///
+    /// Every problem is reported by record, line and field; if any record
+    /// is invalid or its id is taken, nothing is imported.
+    #[command(after_help = "Example: campaignd user import --center acme users.ndjson")]
+    Import(UserImportArgs),
+    /// List a contact center's users by id.
+    List(UserListArgs),
+}
+
+/// Arguments of `campaignd user import`.
+#[derive(Debug, Args)]
+pub(crate) struct UserImportArgs {
+    /// The contact center's name.
+    #[arg(long)]
+    pub(crate) center: String,
+    /// The file to read, or - for standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// Arguments of `campaignd user list`.
+#[derive(Debug, Args)]
+pub(crate) struct UserListArgs {
+    /// The contact center's name.
+    #[arg(long)]
+    pub(crate) center: String,
+    /// One JSON object per line (the v4 user objects) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Arguments of `campaignd audit`.

@@ -1,9 +1,13 @@
 //! `serve --demo`: a `demo` contact center with the documented campaign 3
-//! and enough others to exercise every status, strategy, null and filter.
+//! and enough others to exercise every status, strategy, null and filter,
+//! and users staffing its active and paused campaigns.
 
 use anyhow::Context as _;
-use campaignd_model::{ApiKeyToken, CampaignDocument, Scope, Status, SystemFields};
-use campaignd_store::Store;
+use campaignd_model::{
+    ApiKeyToken, CampaignDocument, ContactCenterId, Scope, Status, SystemFields, UserDocument,
+    UserId,
+};
+use campaignd_store::{Page, Store, UserRecord, WriteContext};
 use serde_json::{Value, json};
 
 /// The documented Get campaign example (campaign 3).
@@ -97,8 +101,74 @@ fn demo_records() -> Vec<Value> {
     records
 }
 
-/// Makes sure the demo center and its campaigns exist, and returns a fresh
-/// key with both scopes.
+/// The demo's agents, in the v4 user form.
+fn demo_users() -> Vec<Value> {
+    [
+        "Ana Silva",
+        "Ben Okafor",
+        "Chen Wei",
+        "Dana Levi",
+        "Emil Novak",
+        "Farah Haddad",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, name)| {
+        let first = name.split(' ').next().unwrap_or(name).to_lowercase();
+        json!({
+            "id": i + 1,
+            "name": name,
+            "email": format!("{first}@demo.example"),
+            "extension": format!("{}", 101 + i),
+            "timezone": "UTC",
+            "status": if i % 2 == 0 { "online" } else { "offline" },
+        })
+    })
+    .collect()
+}
+
+/// Gives the demo center its users (once) and staffs its active and
+/// paused campaigns with two each, so they can be started and paused.
+async fn seed_users(store: &dyn Store, center: ContactCenterId) -> anyhow::Result<()> {
+    if store.list_users(center, Page::default()).await?.total > 0 {
+        return Ok(());
+    }
+    let records = demo_users()
+        .iter()
+        .enumerate()
+        .map(|(index, v)| UserDocument::parse(v).map(|document| UserRecord { index, document }))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("demo users are invalid: {e}"))?;
+    store
+        .import_users(center, records, None)
+        .await
+        .context("cannot import the demo users")?;
+    let staffed = [Status::Active, Status::Paused];
+    let mut after = None;
+    loop {
+        let batch = store.campaigns_after(center, after, 100).await?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        for (i, c) in batch.iter().enumerate() {
+            if staffed.contains(&c.status) {
+                let pick = |k: usize| UserId::new(((i + k) % 6 + 1) as i64).expect("positive");
+                store
+                    .assign_users(
+                        WriteContext::default(),
+                        center,
+                        c.id,
+                        vec![pick(0), pick(1)],
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot staff demo campaign {}: {e}", c.id))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure the demo center, its campaigns and its users exist, and
+/// returns a fresh key with every scope.
 pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
     let name = DEMO_CENTER.parse().expect("valid name");
     let center = match store.contact_center_by_name(&name).await? {
@@ -119,6 +189,7 @@ pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             .await
             .context("cannot import the demo campaigns")?;
     }
+    seed_users(store, center.id).await?;
     // Each start prints a fresh key; the previous starts' keys are revoked so
     // that restarting the demo never runs into the 50-key limit.
     for old in store.list_api_keys(center.id).await? {
@@ -126,9 +197,13 @@ pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             store.revoke_api_key(old.id).await?;
         }
     }
-    let scopes = [Scope::CampaignsRead, Scope::CampaignsManage]
-        .into_iter()
-        .collect();
+    let scopes = [
+        Scope::CampaignsRead,
+        Scope::CampaignsManage,
+        Scope::UsersRead,
+    ]
+    .into_iter()
+    .collect();
     match campaignd_store::issue_api_key(store, center.id, Some(DEMO_KEY_NAME.into()), scopes).await
     {
         Ok((token, _)) => Ok(token),

@@ -14,7 +14,9 @@ mod serve;
 use std::future::Future;
 use std::process::ExitCode;
 
-use crate::cli::args::{CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand};
+use crate::cli::args::{
+    CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand, UserCommand,
+};
 use crate::cli::output::print_stdout;
 
 /// Exit status for bad usage: clap's, and an invalid configuration's.
@@ -147,6 +149,8 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         | Command::Pause { .. }
         | Command::Stop { .. } => unreachable!("not an admin command"),
         Command::Audit(args) => admin::audit::list(store, &args).await,
+        Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,
+        Command::User(UserCommand::List(args)) => admin::users::list(store, &args).await,
         Command::Migrate => {
             if report.applied.is_empty() {
                 println!("{url}: schema is up to date (version {})", report.current);

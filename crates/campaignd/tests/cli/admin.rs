@@ -672,3 +672,63 @@ async fn the_audit_trail_lists_each_write_through_the_cli() {
     assert_ne!(bad.code(), 0);
     assert!(bad.stderr().contains("--since"), "{}", bad.stderr());
 }
+
+#[test]
+fn users_import_all_or_nothing_and_list() {
+    let db = db();
+    db.run(&["center", "create", "acme"]).ok();
+    let bad = db.run_with_stdin(
+        &["user", "import", "--center", "acme", "-"],
+        Some(b"{\"name\": \"Ann\", \"email\": \"ann@x\"}\n{\"name\": \"\", \"email\": \"nope\"}\nnot json\n"),
+    );
+    assert_ne!(bad.code(), 0);
+    let stderr = bad.stderr();
+    assert!(
+        stderr.contains("record 2 (line 2): email: must be an email address"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("record 3 (line 3)"), "{stderr}");
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(
+        db.run(&["user", "list", "--center", "acme", "--json"]).ok(),
+        ""
+    );
+
+    let good = db.run_with_stdin(
+        &["user", "import", "--center", "acme", "-"],
+        Some(br#"[{"id": 7, "name": "Ann", "email": "ann@x", "extension": "101"}, {"name": "Bo", "email": "bo@x"}]"#),
+    );
+    assert_eq!(good.code(), 0, "{}", good.stderr());
+    let listed = db.run(&["user", "list", "--center", "acme", "--json"]).ok();
+    let users: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        [
+            json!({"id": 7, "name": "Ann", "email": "ann@x", "extension": "101"}),
+            json!({"id": 8, "name": "Bo", "email": "bo@x"}),
+        ],
+        "a missing id is the next after those before it, as for campaigns"
+    );
+    let again = db.run_with_stdin(
+        &["user", "import", "--center", "acme", "-"],
+        Some(br#"{"id": 7, "name": "Again", "email": "a@x"}"#),
+    );
+    assert_ne!(again.code(), 0);
+    assert!(
+        again.stderr().contains("user 7 already exists"),
+        "{}",
+        again.stderr()
+    );
+    let table = db.run(&["user", "list", "--center", "acme"]).ok();
+    assert!(table.starts_with("ID") && table.contains("Ann"), "{table}");
+    let key = db
+        .run(&["key", "create", "--center", "acme", "--scope", "users.read"])
+        .ok();
+    assert!(
+        key.trim().starts_with("cmpd_"),
+        "users.read is a scope keys can hold"
+    );
+}

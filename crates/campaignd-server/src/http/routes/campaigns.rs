@@ -9,7 +9,9 @@ use campaignd_model::{CampaignId, CampaignName, FieldErrors, Method, Status, Str
 use campaignd_store::{CampaignFilter, Page};
 
 use crate::http::error::{ApiError, json_response};
-use crate::http::extract::{IfNoneMatch, Path, PathParams, PathSegments, Query, QueryParams};
+use crate::http::extract::{
+    IfNoneMatch, Path, PathParams, PathSegments, Query, QueryParams, page_param,
+};
 use crate::http::guard::{Answer, Caller, CampaignsRead};
 use crate::runtime::cache::Rendered;
 use crate::state::AppState;
@@ -173,20 +175,7 @@ fn parse_list_query(query: Option<&str>) -> Result<ListQuery, FieldErrors> {
         seen.push(name);
         let v = &*value;
         let result: Result<(), String> = match name {
-            "limit" => match v.parse::<u32>() {
-                Ok(n) if (1..=Page::MAX_LIMIT).contains(&n) && !v.starts_with('+') => {
-                    q.page.limit = n;
-                    Ok(())
-                }
-                _ => Err("must be an integer between 1 and 100".into()),
-            },
-            "offset" => match v.parse::<u64>() {
-                Ok(n) if i64::try_from(n).is_ok() && !v.starts_with('+') => {
-                    q.page.offset = n;
-                    Ok(())
-                }
-                _ => Err("must be an integer greater than or equal to 0".into()),
-            },
+            "limit" | "offset" => page_param(&mut q.page, name, v),
             "name" => {
                 if v.chars().count() > CampaignName::MAX_CHARS {
                     Err("must be at most 255 characters".into())

@@ -6,3 +6,4 @@ pub(crate) mod campaigns;
 pub(crate) mod health;
 pub(crate) mod manage;
 pub(crate) mod metrics;
+pub(crate) mod users;

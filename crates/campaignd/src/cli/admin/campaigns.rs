@@ -70,7 +70,7 @@ fn read_records(
 }
 
 /// The input, buffered, and its length when it is a file.
-fn open_input(path: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
+pub(super) fn open_input(path: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
     const BUFFER: usize = 256 * 1024;
     if path.as_os_str() == "-" {
         return Ok((
@@ -87,22 +87,22 @@ fn open_input(path: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u6
 /// The problems an import found: the first [`MAX_PROBLEMS_SHOWN`] kept for
 /// printing, the rest counted.
 #[derive(Default)]
-struct Problems {
+pub(super) struct Problems {
     shown: Vec<String>,
-    count: usize,
+    pub(super) count: usize,
 }
 
 impl Problems {
     /// A problem of the record at `at` (its position, or just its number
     /// when the line is unknown).
-    fn add(&mut self, at: impl std::fmt::Display, problem: &str) {
+    pub(super) fn add(&mut self, at: impl std::fmt::Display, problem: &str) {
         self.count += 1;
         if self.shown.len() < MAX_PROBLEMS_SHOWN {
             self.shown.push(format!("{at}: {problem}"));
         }
     }
 
-    fn report(&self) {
+    pub(super) fn report(&self) {
         eprintln!("refused records:");
         for p in &self.shown {
             eprintln!("  {p}");
@@ -126,7 +126,7 @@ fn progress_bar(len: Option<u64>, template: &str) -> ProgressBar {
 
 /// A spinner for work of unknown length, and the store progress callback
 /// that turns it.
-fn spinner(what: &str) -> (ProgressBar, Progress) {
+pub(super) fn spinner(what: &str) -> (ProgressBar, Progress) {
     let bar = progress_bar(None, what);
     let sink = bar.clone();
     (bar, Arc::new(move |_| sink.tick()))

@@ -5,6 +5,7 @@ pub(crate) mod campaigns;
 pub(crate) mod centers;
 pub(crate) mod keys;
 mod records;
+pub(crate) mod users;
 
 use anyhow::Context as _;
 use campaignd_model::ContactCenterName;
