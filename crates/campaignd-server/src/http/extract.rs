@@ -323,9 +323,24 @@ impl IfNoneMatch {
 }
 
 impl IfMatch {
-    /// Reads the header from `headers`.
+    /// Reads the header from `headers`, every line of it. A value that is
+    /// not text, or lists no tag, is a condition nothing meets (412): a
+    /// write its sender meant to be conditional never goes ahead without
+    /// one.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
-        Self(Preconditions::parse(headers.get(header::IF_MATCH)))
+        let mut lines = headers.get_all(header::IF_MATCH).iter().peekable();
+        if lines.peek().is_none() {
+            return Self(Preconditions::Absent);
+        }
+        let mut tags = Vec::new();
+        for line in lines {
+            match Preconditions::parse(Some(line)) {
+                Preconditions::Any => return Self(Preconditions::Any),
+                Preconditions::Tags(more) => tags.extend(more),
+                Preconditions::Absent => {}
+            }
+        }
+        Self(Preconditions::Tags(tags))
     }
 
     /// The condition for the store to check inside the write; `None`
@@ -399,6 +414,26 @@ mod tests {
             Some(Expected::OneOf(vec!["\"x\"".into(), "\"y\"".into()]))
         );
         assert_eq!(IfMatch(parse("*")).expected(), Some(Expected::Any));
+        let if_match = |lines: &[&'static [u8]]| {
+            let mut headers = HeaderMap::new();
+            for line in lines {
+                headers.append(header::IF_MATCH, HeaderValue::from_bytes(line).unwrap());
+            }
+            IfMatch::from_headers(&headers).expected()
+        };
+        assert_eq!(if_match(&[]), None, "no header, no condition");
+        for unmeetable in [&[&b""[..]][..], &[b" , "], &[b"\xff"]] {
+            assert_eq!(
+                if_match(unmeetable),
+                Some(Expected::OneOf(vec![])),
+                "{unmeetable:?}"
+            );
+        }
+        assert_eq!(
+            if_match(&[b"\"a\"", b"\"b\""]),
+            Some(Expected::OneOf(vec!["\"a\"".into(), "\"b\"".into()])),
+            "every line counts"
+        );
     }
 
     #[derive(Debug)]

@@ -62,18 +62,27 @@ where
     }
 
     fn run(&mut self, conn: &Connection) -> bool {
-        let write = self.write.take().expect("a write runs once");
-        let outcome = write(conn);
+        let Some(write) = self.write.take() else {
+            return false;
+        };
+        // A panicking write fails alone: the committer thread, and the
+        // transaction the others share, carry on.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(conn)))
+            .unwrap_or_else(|_| {
+                Err(StoreError::Internal("a write panicked; it was rolled back".into()).into())
+            });
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
     }
 
     fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
+        // A failed commit undoes the whole group, so a write's own refusal
+        // (a name taken, a stale tag) may rest on writes that never
+        // happened: every write of it hears the commit's error instead.
         let answer = match (self.outcome, committed) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(e)) => Err(e.into()),
+            (Some(outcome), Ok(())) => outcome,
             (None, Ok(())) => Err(StoreError::Internal("a grouped write never ran".into()).into()),
         };
         // The caller may have stopped waiting; then nobody is told.
@@ -102,9 +111,13 @@ pub(super) fn run(inner: &Weak<Inner>, queue: &mpsc::Receiver<Box<dyn Grouped>>)
 /// rolled it back) fails with the writes before it, and the writes after
 /// it go again in a fresh one.
 fn commit_group(inner: &Inner, mut group: Vec<Box<dyn Grouped>>) {
-    group.retain(|w| w.wanted());
     while !group.is_empty() {
         let conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        // A transaction left open by a failure elsewhere (a rollback that
+        // failed, a panic under the lock) would wedge every later BEGIN.
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let e = map_err(e);
             group.drain(..).for_each(|w| w.finish(Err(e.clone())));
@@ -114,6 +127,11 @@ fn commit_group(inner: &Inner, mut group: Vec<Box<dyn Grouped>>) {
         let mut broken = None;
         for write in &mut group {
             done += 1;
+            // Checked as late as possible: the wait for the lock may have
+            // outlasted the request.
+            if !write.wanted() {
+                continue;
+            }
             if let Err(e) = savepoint(&conn, |conn| write.run(conn)) {
                 broken = Some(e);
                 break;

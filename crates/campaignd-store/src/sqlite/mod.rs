@@ -383,7 +383,15 @@ impl Inner {
         }
         let mut reader = self.take_reader()?;
         reader.end_snapshot();
-        let result = f(&reader.conn).map_err(map_err);
+        // One snapshot for all of `f`: a page and its total agree.
+        let result = reader
+            .conn
+            .execute_batch("BEGIN")
+            .and_then(|()| f(&reader.conn))
+            .map_err(map_err);
+        if !reader.conn.is_autocommit() {
+            let _ = reader.conn.execute_batch("COMMIT");
+        }
         self.return_reader(reader);
         result
     }
@@ -744,6 +752,44 @@ mod tests {
 
     fn count(conn: &Connection) -> rusqlite::Result<i64> {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
+    }
+
+    /// A grouped write that panics fails alone: the committer and the
+    /// writer connection go on serving writes.
+    #[tokio::test]
+    async fn a_panicking_grouped_write_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("campaignd.db")).unwrap();
+        store.migrate().await.unwrap();
+        let insert = |kind: &'static str| {
+            store.write_grouped(move |conn| {
+                conn.execute(
+                    "INSERT INTO changes (kind, api_key_id, at) VALUES (?1, 1, 0)",
+                    [kind],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+        };
+        let (before, panicked, after) = tokio::join!(
+            insert("api_key"),
+            store.write_grouped(|conn| -> Result<()> {
+                conn.execute("INSERT INTO changes (kind, at) VALUES ('api_key', 0)", [])?;
+                panic!("a bug in a write")
+            }),
+            insert("api_key"),
+        );
+        assert!(before.is_ok() && after.is_ok(), "{before:?} {after:?}");
+        assert!(
+            matches!(panicked, Err(StoreError::Internal(_))),
+            "{panicked:?}"
+        );
+        assert_eq!(
+            store.changes_since(0, 10).await.unwrap().len(),
+            2,
+            "the panicked write was rolled back"
+        );
+        insert("api_key").await.unwrap();
+        assert_eq!(store.latest_change().await.unwrap(), 3);
     }
 
     /// Changes older than the retention are pruned, the latest always kept,
