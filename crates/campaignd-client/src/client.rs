@@ -13,7 +13,8 @@ use reqwest::{Method, StatusCode};
 
 use crate::error::Error;
 use crate::types::{
-    Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope, Tagged,
+    AddedUsersEnvelope, Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope,
+    RemovedUserEnvelope, Tagged, User, UserListEnvelope, UserPage,
 };
 
 /// One request to send.
@@ -561,6 +562,130 @@ impl Client {
             idempotent: false,
         };
         self.write(call, true).await
+    }
+
+    /// Get list of users: one page of the contact center's users, by id
+    /// (scope `users.read`). `limit` is 1–100 (the server's default 100).
+    pub async fn list_users(
+        &self,
+        limit: Option<u32>,
+        offset: Option<u64>,
+    ) -> Result<UserPage, Error> {
+        self.user_page("/users", limit, offset).await
+    }
+
+    /// Every user of the contact center, walking the pages 100 at a time.
+    pub fn users(&self) -> impl Stream<Item = Result<User, Error>> + '_ {
+        self.user_walk("/users".to_owned())
+    }
+
+    /// The users assigned to a campaign, one page, by id (scope
+    /// `campaigns.read`); [`Error::NotFound`] for no such campaign.
+    pub async fn campaign_users(
+        &self,
+        campaign_id: i64,
+        limit: Option<u32>,
+        offset: Option<u64>,
+    ) -> Result<UserPage, Error> {
+        self.user_page(&format!("/campaigns/{campaign_id}/users"), limit, offset)
+            .await
+    }
+
+    /// Every user assigned to a campaign, walking the pages.
+    pub fn all_campaign_users(
+        &self,
+        campaign_id: i64,
+    ) -> impl Stream<Item = Result<User, Error>> + '_ {
+        self.user_walk(format!("/campaigns/{campaign_id}/users"))
+    }
+
+    /// Add users to a campaign (scope `campaigns.manage`): 1–100 ids of the
+    /// contact center's users. Answers the users newly assigned (`id`,
+    /// `name`, `email`); one already assigned is not repeated. An id that is
+    /// not a user of the center is [`Error::Validation`] and nothing is
+    /// assigned.
+    pub async fn assign_users(
+        &self,
+        campaign_id: i64,
+        user_ids: &[i64],
+    ) -> Result<Vec<User>, Error> {
+        let path = format!("/campaigns/{campaign_id}/users");
+        let call = Call {
+            method: Method::POST,
+            path: &path,
+            query: &[],
+            body: Some(json_body(&serde_json::json!({ "user_ids": user_ids }))?),
+            if_match: None,
+            idempotent: false,
+        };
+        let (body, _) = self.send(call).await?;
+        let added: AddedUsersEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(added.added_users)
+    }
+
+    /// Remove a user from a campaign (scope `campaigns.manage`); answers the
+    /// user. [`Error::NotFound`] if the campaign or the user does not exist
+    /// or the user is not assigned; [`Error::Conflict`] for the last user of
+    /// an active campaign.
+    pub async fn unassign_user(&self, campaign_id: i64, user_id: i64) -> Result<User, Error> {
+        let path = format!("/campaigns/{campaign_id}/users/{user_id}");
+        let call = Call {
+            method: Method::DELETE,
+            path: &path,
+            query: &[],
+            body: None,
+            if_match: None,
+            idempotent: false,
+        };
+        let (body, _) = self.send(call).await?;
+        let removed: RemovedUserEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(removed.user)
+    }
+
+    async fn user_page(
+        &self,
+        path: &str,
+        limit: Option<u32>,
+        offset: Option<u64>,
+    ) -> Result<UserPage, Error> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(offset) = offset {
+            query.push(("offset", offset.to_string()));
+        }
+        let body = self.call(Method::GET, path, &query, true).await?;
+        let page: UserListEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(UserPage {
+            users: page.users,
+            total: page.metadata.total,
+        })
+    }
+
+    fn user_walk(&self, path: String) -> impl Stream<Item = Result<User, Error>> + '_ {
+        let start = (0u64, None::<u64>, VecDeque::<User>::new(), false);
+        futures_util::stream::try_unfold(
+            start,
+            move |(mut offset, mut total, mut buffered, mut exhausted)| {
+                let path = path.clone();
+                async move {
+                    loop {
+                        if let Some(user) = buffered.pop_front() {
+                            return Ok(Some((user, (offset, total, buffered, exhausted))));
+                        }
+                        if exhausted || total.is_some_and(|t| offset >= t) {
+                            return Ok(None);
+                        }
+                        let page = self.user_page(&path, Some(WALK_PAGE), Some(offset)).await?;
+                        total = Some(page.total);
+                        exhausted = page.users.is_empty();
+                        offset += page.users.len() as u64;
+                        buffered.extend(page.users);
+                    }
+                }
+            },
+        )
     }
 
     /// Sends one call with the retry policy. `idempotent` calls are retried

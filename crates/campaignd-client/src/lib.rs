@@ -37,5 +37,5 @@ pub use client::{ApiKey, Client, ClientBuilder, RetryPolicy};
 pub use error::Error;
 pub use types::{
     AmdVoicemailMessage, CallerIdSet, Campaign, CampaignFilter, CampaignPage, DialLevelOverride,
-    Status, Strategy, Tagged, VoiceMessage,
+    Status, Strategy, Tagged, User, UserPage, VoiceMessage,
 };

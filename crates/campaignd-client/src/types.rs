@@ -347,3 +347,43 @@ pub struct Tagged {
     /// The strong entity tag the server sent, quotes included.
     pub etag: String,
 }
+
+/// A user (agent) of the contact center: `id`, `name`, `email`, and every
+/// other key of the v4 user object as the server sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct User {
+    /// Id within the contact center.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Every other key, as sent.
+    #[serde(flatten)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One page of users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPage {
+    /// The page, by id.
+    pub users: Vec<User>,
+    /// Every user of the set.
+    pub total: u64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserListEnvelope {
+    pub(crate) users: Vec<User>,
+    pub(crate) metadata: ListMetadata,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddedUsersEnvelope {
+    pub(crate) added_users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RemovedUserEnvelope {
+    pub(crate) user: User,
+}

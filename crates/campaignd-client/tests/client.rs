@@ -347,3 +347,77 @@ async fn a_refused_connection_is_a_transport_error_and_the_key_stays_out_of_logs
     assert!(!logged.contains("TopSecret"), "{logged}");
     assert!(!format!("{client:?} {failed:?}").contains("TopSecret"));
 }
+
+#[tokio::test]
+async fn users_are_listed_walked_assigned_and_unassigned() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let records = (1..=130)
+        .map(|i| campaignd_store::UserRecord {
+            index: i - 1,
+            document: campaignd_model::UserDocument::parse(&json!({
+                "name": format!("User {i}"), "email": format!("u{i}@x.example"), "extension": i.to_string()
+            }))
+            .unwrap(),
+        })
+        .collect();
+    server
+        .store
+        .import_users(center, records, None)
+        .await
+        .unwrap();
+    let key = server
+        .key(
+            center,
+            &[
+                Scope::CampaignsRead,
+                Scope::CampaignsManage,
+                Scope::UsersRead,
+            ],
+        )
+        .await
+        .0;
+    let client = server.client(&key);
+    let page = client.list_users(Some(10), Some(5)).await.unwrap();
+    assert_eq!((page.users.len(), page.total), (10, 130));
+    assert_eq!(page.users[0].id, 6);
+    assert_eq!(
+        page.users[0].attributes["extension"], "6",
+        "every other key kept"
+    );
+    let all: Vec<_> = client.users().try_collect().await.unwrap();
+    assert_eq!(all.len(), 130);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+
+    let added = client.assign_users(3, &[2, 1, 2]).await.unwrap();
+    assert_eq!(added.iter().map(|u| u.id).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        added[0].attributes.is_empty(),
+        "the short form: id, name, email"
+    );
+    match client.assign_users(3, &[1, 999]).await {
+        Err(Error::Validation { errors }) => assert_eq!(errors["user_ids"], ["999 does not exist"]),
+        other => panic!("{other:?}"),
+    }
+    let staff = client.campaign_users(3, None, None).await.unwrap();
+    assert_eq!(staff.total, 2);
+    let walked: Vec<_> = client.all_campaign_users(3).try_collect().await.unwrap();
+    assert_eq!(walked, staff.users);
+    assert_eq!(client.unassign_user(3, 1).await.unwrap().name, "User 1");
+    assert!(matches!(
+        client.unassign_user(3, 1).await,
+        Err(Error::NotFound)
+    ));
+    assert!(
+        matches!(
+            client.unassign_user(3, 2).await,
+            Err(Error::Conflict { .. })
+        ),
+        "the last user of an active campaign"
+    );
+    assert!(matches!(
+        client.campaign_users(99, None, None).await,
+        Err(Error::NotFound)
+    ));
+}
