@@ -190,6 +190,61 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: crate::cli::remote::Remote,
     },
+    /// List users through the API: the contact center's (scope users.read),
+    /// or with --campaign those assigned to that campaign (scope
+    /// campaigns.read). One page, or --all.
+    ///
+    /// Exit status: 0 success, 3 unauthorized or forbidden, 4 no such
+    /// campaign, 5 invalid paging, 6 rate limited, 1 anything else.
+    Users {
+        /// Only the users assigned to this campaign.
+        #[arg(long, value_name = "ID")]
+        campaign: Option<i64>,
+        /// Page size, 1-100.
+        #[arg(long, conflicts_with = "all")]
+        limit: Option<u32>,
+        /// Users to skip.
+        #[arg(long, conflicts_with = "all")]
+        offset: Option<u64>,
+        /// Every user, walking all pages.
+        #[arg(long)]
+        all: bool,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Assign users to a campaign through the API (remote; scope
+    /// campaigns.manage). Prints the users newly assigned.
+    ///
+    /// Exit status: 0 assigned (or already), 4 no such campaign, 5 a user
+    /// that does not exist (then nothing is assigned), 7 the campaign is
+    /// stopping, stopped or completed, 3/6/1 as for the other commands.
+    #[command(after_help = "Example: campaignd assign 3 42 128")]
+    Assign {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// The users' ids (1 to 100).
+        #[arg(required = true, num_args = 1..=100, value_name = "USER_ID")]
+        user_ids: Vec<i64>,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Remove a user from a campaign through the API (remote; scope
+    /// campaigns.manage).
+    ///
+    /// Exit status: 0 removed, 4 no such campaign or user, or not assigned,
+    /// 7 the last user of an active campaign, 3/6/1 as for the other
+    /// commands.
+    Unassign {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// The user's id.
+        user_id: i64,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
     /// List the audit trail of a contact center's campaign writes, oldest
     /// first (on this node's database).
     ///

@@ -39,6 +39,29 @@ pub(crate) fn main() -> ExitCode {
         Command::List { args, remote } => {
             block_on(0, async move { remote::list(&remote, &args).await })
         }
+        Command::Users {
+            campaign,
+            limit,
+            offset,
+            all,
+            remote,
+        } => block_on(0, async move {
+            remote::users(&remote, campaign, (limit, offset), all).await
+        }),
+        Command::Assign {
+            campaign_id,
+            user_ids,
+            remote,
+        } => block_on(0, async move {
+            remote::assign(&remote, campaign_id, &user_ids).await
+        }),
+        Command::Unassign {
+            campaign_id,
+            user_id,
+            remote,
+        } => block_on(0, async move {
+            remote::unassign(&remote, campaign_id, user_id).await
+        }),
         Command::Create { body, remote } => block_on(0, async move {
             remote::write(&remote, remote::Write::Create(body)).await
         }),
@@ -147,7 +170,10 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         | Command::Delete { .. }
         | Command::Start { .. }
         | Command::Pause { .. }
-        | Command::Stop { .. } => unreachable!("not an admin command"),
+        | Command::Stop { .. }
+        | Command::Users { .. }
+        | Command::Assign { .. }
+        | Command::Unassign { .. } => unreachable!("not an admin command"),
         Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,
         Command::User(UserCommand::List(args)) => admin::users::list(store, &args).await,

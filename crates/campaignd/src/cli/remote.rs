@@ -1,5 +1,5 @@
 //! The remote commands (`get`, `list`, `create`, `update`, `delete`,
-//! `start`, `pause`, `stop`): the API over HTTP through `campaignd-client`,
+//! `start`, `pause`, `stop`, `users`, `assign`, `unassign`): the API over HTTP through `campaignd-client`,
 //! against campaignd or hosted Voiso.
 
 use std::fmt::Write as _;
@@ -383,5 +383,85 @@ pub(crate) async fn write(remote_args: &Remote, write: Write) -> anyhow::Result<
     } else {
         eprintln!("etag: {}", written.etag);
     }
+    Ok(())
+}
+
+fn user_rows(users: &[campaignd_client::User]) -> Vec<Vec<String>> {
+    users
+        .iter()
+        .map(|u| vec![u.id.to_string(), u.name.clone(), u.email.clone()])
+        .collect()
+}
+
+/// `campaignd users [--campaign ID]`: a table, or with `--json` one user
+/// object per line.
+pub(crate) async fn users(
+    remote_args: &Remote,
+    campaign: Option<i64>,
+    (limit, offset): (Option<u32>, Option<u64>),
+    all: bool,
+) -> anyhow::Result<()> {
+    let client = remote_args.client()?;
+    let (users, total) = if all {
+        let users: Vec<_> = match campaign {
+            Some(id) => client.all_campaign_users(id).try_collect().await,
+            None => client.users().try_collect().await,
+        }
+        .map_err(remote)?;
+        let n = users.len() as u64;
+        (users, n)
+    } else {
+        let page = match campaign {
+            Some(id) => client.campaign_users(id, limit, offset).await,
+            None => client.list_users(limit, offset).await,
+        }
+        .map_err(remote)?;
+        (page.users, page.total)
+    };
+    if remote_args.json {
+        let mut out = String::new();
+        for u in &users {
+            let _ = writeln!(out, "{}", serde_json::to_string(u)?);
+        }
+        print_stdout(&out)?;
+    } else {
+        print_table(&["ID", "NAME", "EMAIL"], &user_rows(&users))?;
+        eprintln!("{} of {total} user(s)", users.len());
+    }
+    Ok(())
+}
+
+/// `campaignd assign CAMPAIGN_ID USER_ID...`.
+pub(crate) async fn assign(remote_args: &Remote, campaign: i64, ids: &[i64]) -> anyhow::Result<()> {
+    let client = remote_args.client()?;
+    let added = client.assign_users(campaign, ids).await.map_err(remote)?;
+    if remote_args.json {
+        print_stdout(&format!(
+            "{}\n",
+            serde_json::json!({ "added_users": added })
+        ))?;
+    } else {
+        print_table(&["ID", "NAME", "EMAIL"], &user_rows(&added))?;
+    }
+    eprintln!(
+        "{} user(s) newly assigned to campaign {campaign}",
+        added.len()
+    );
+    Ok(())
+}
+
+/// `campaignd unassign CAMPAIGN_ID USER_ID`.
+pub(crate) async fn unassign(remote_args: &Remote, campaign: i64, user: i64) -> anyhow::Result<()> {
+    let client = remote_args.client()?;
+    let removed = client.unassign_user(campaign, user).await.map_err(remote)?;
+    if remote_args.json {
+        print_stdout(&format!("{}\n", serde_json::json!({ "user": removed })))?;
+    } else {
+        print_table(
+            &["ID", "NAME", "EMAIL"],
+            &user_rows(std::slice::from_ref(&removed)),
+        )?;
+    }
+    eprintln!("user {user} removed from campaign {campaign}");
     Ok(())
 }

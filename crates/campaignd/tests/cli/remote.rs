@@ -249,3 +249,73 @@ async fn the_write_commands_drive_a_campaign_and_exit_with_the_documented_codes(
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("the body must be a JSON object"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_user_commands_list_assign_and_unassign() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let records = (1..=3)
+        .map(|i| campaignd_store::UserRecord {
+            index: i - 1,
+            document: campaignd_model::UserDocument::parse(
+                &json!({"name": format!("U{i}"), "email": format!("u{i}@x")}),
+            )
+            .unwrap(),
+        })
+        .collect();
+    server
+        .store
+        .import_users(center, records, None)
+        .await
+        .unwrap();
+    let key = server
+        .key(
+            center,
+            &[
+                Scope::CampaignsRead,
+                Scope::CampaignsManage,
+                Scope::UsersRead,
+            ],
+        )
+        .await
+        .0;
+    let listed = campaignd(&server, &key, &["users", "--json"]).await;
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed).lines().count(), 3);
+    let assigned = campaignd(&server, &key, &["assign", "3", "2", "1"]).await;
+    assert_eq!(assigned.status.code(), Some(0), "{}", stderr(&assigned));
+    assert!(stderr(&assigned).contains("2 user(s) newly assigned"));
+    let unknown = campaignd(&server, &key, &["assign", "3", "7"]).await;
+    assert_eq!(unknown.status.code(), Some(5));
+    assert!(
+        stderr(&unknown).contains("user_ids: 7 does not exist"),
+        "{}",
+        stderr(&unknown)
+    );
+    let staff = campaignd(
+        &server,
+        &key,
+        &["users", "--campaign", "3", "--all", "--json"],
+    )
+    .await;
+    let ids: Vec<i64> = stdout(&staff)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [1, 2]);
+    let removed = campaignd(&server, &key, &["unassign", "3", "1"]).await;
+    assert_eq!(removed.status.code(), Some(0), "{}", stderr(&removed));
+    let last = campaignd(&server, &key, &["unassign", "3", "2"]).await;
+    assert_eq!(
+        last.status.code(),
+        Some(7),
+        "the last user of an active campaign"
+    );
+    let gone = campaignd(&server, &key, &["unassign", "3", "1"]).await;
+    assert_eq!(gone.status.code(), Some(4));
+}
