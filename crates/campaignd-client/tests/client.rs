@@ -353,20 +353,10 @@ async fn users_are_listed_walked_assigned_and_unassigned() {
     let server = TestServer::start().await;
     let center = server.center("acme").await;
     server.import_example(center).await;
-    let records = (1..=130)
-        .map(|i| campaignd_store::UserRecord {
-            index: i - 1,
-            document: campaignd_model::UserDocument::parse(&json!({
-                "name": format!("User {i}"), "email": format!("u{i}@x.example"), "extension": i.to_string()
-            }))
-            .unwrap(),
-        })
+    let users: Vec<Value> = (1..=130)
+        .map(|i| json!({"name": format!("User {i}"), "email": format!("u{i}@x.example"), "extension": i.to_string()}))
         .collect();
-    server
-        .store
-        .import_users(center, records, None)
-        .await
-        .unwrap();
+    server.import_users(center, &users).await;
     let key = server
         .key(
             center,

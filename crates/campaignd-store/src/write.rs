@@ -73,11 +73,17 @@ impl Written {
         }
     }
 
-    /// The bare campaign object: the body without its `{"campaign": ...}`
-    /// wrapper, as the lifecycle actions answer.
-    pub fn bare(&self) -> &[u8] {
+    /// Where in [`Written::body`] the bare campaign object lies: the body
+    /// without its `{"campaign": ...}` wrapper, as the lifecycle actions
+    /// answer.
+    pub fn bare_range(&self) -> std::ops::Range<usize> {
         const OPEN: &[u8] = br#"{"campaign":"#;
         debug_assert!(self.body.starts_with(OPEN) && self.body.ends_with(b"}"));
-        &self.body[OPEN.len()..self.body.len() - 1]
+        OPEN.len()..self.body.len() - 1
+    }
+
+    /// The bare campaign object (see [`Written::bare_range`]).
+    pub fn bare(&self) -> &[u8] {
+        &self.body[self.bare_range()]
     }
 }

@@ -321,6 +321,22 @@ impl TestServer {
             .unwrap();
     }
 
+    /// Imports users in their v4 form (the test's records must be valid).
+    pub async fn import_users(&self, center: ContactCenterId, users: &[Value]) {
+        let records = users
+            .iter()
+            .enumerate()
+            .map(|(index, v)| campaignd_store::UserRecord {
+                index,
+                document: campaignd_model::UserDocument::parse(v).unwrap(),
+            })
+            .collect();
+        self.store
+            .import_users(center, records, None)
+            .await
+            .unwrap();
+    }
+
     /// Imports the documented example (campaign 3).
     pub async fn import_example(&self, center: ContactCenterId) {
         let example: Value = serde_json::from_str(EXAMPLE).unwrap();

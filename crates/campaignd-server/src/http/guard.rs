@@ -15,8 +15,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use campaignd_model::{ApiKeyId, ContactCenterId, Scope};
+use campaignd_store::WriteContext;
 
 use crate::http::error::ApiError;
+use crate::http::request_id::RequestId;
 use crate::runtime::metrics::Limited;
 use crate::runtime::ratelimit::{Decision, Subject};
 use crate::state::AppState;
@@ -158,6 +160,15 @@ impl<S: RequiredScope> Caller<S> {
             limit: limit.clone(),
             scope: PhantomData,
         })
+    }
+
+    /// Who is writing, for the audit trail: this caller's key and the
+    /// request's id.
+    pub(crate) fn write_context(&self, request: &RequestId) -> WriteContext {
+        WriteContext {
+            key_id: Some(self.key_id),
+            request_id: Some(request.0.clone()),
+        }
     }
 
     /// The answer to this caller: `result` (an error in the envelope), with

@@ -1,8 +1,7 @@
 //! Users over real HTTP: SPEC §9, every row, and tenant isolation.
 
-use campaignd_model::{Scope, UserDocument};
-use campaignd_store::UserRecord;
-use serde_json::{Value, json};
+use campaignd_model::Scope;
+use serde_json::json;
 
 use campaignd_testkit::{Reply, TestServer};
 
@@ -17,26 +16,6 @@ fn assert_error(reply: &Reply, status: u16, body: &str) {
     assert_eq!(reply.text(), body);
 }
 
-async fn import_users(
-    server: &TestServer,
-    center: campaignd_model::ContactCenterId,
-    values: &[Value],
-) {
-    let records = values
-        .iter()
-        .enumerate()
-        .map(|(index, v)| UserRecord {
-            index,
-            document: UserDocument::parse(v).unwrap(),
-        })
-        .collect();
-    server
-        .store
-        .import_users(center, records, None)
-        .await
-        .unwrap();
-}
-
 /// A center with campaign 3 (active) and users 1-3; and another center
 /// with user 9. Answers the server, the key (every scope) and the centers.
 async fn staffed() -> (TestServer, String, String) {
@@ -44,22 +23,22 @@ async fn staffed() -> (TestServer, String, String) {
     let acme = server.center("acme").await;
     let other = server.center("other").await;
     server.import_example(acme).await;
-    import_users(
-        &server,
-        acme,
-        &[
-            json!({"id": 1, "name": "Ann", "email": "ann@x.example", "timezone": "UTC"}),
-            json!({"id": 2, "name": "Bo", "email": "bo@x.example"}),
-            json!({"id": 3, "name": "Cy", "email": "cy@x.example"}),
-        ],
-    )
-    .await;
-    import_users(
-        &server,
-        other,
-        &[json!({"id": 9, "name": "Zed", "email": "z@x.example"})],
-    )
-    .await;
+    server
+        .import_users(
+            acme,
+            &[
+                json!({"id": 1, "name": "Ann", "email": "ann@x.example", "timezone": "UTC"}),
+                json!({"id": 2, "name": "Bo", "email": "bo@x.example"}),
+                json!({"id": 3, "name": "Cy", "email": "cy@x.example"}),
+            ],
+        )
+        .await;
+    server
+        .import_users(
+            other,
+            &[json!({"id": 9, "name": "Zed", "email": "z@x.example"})],
+        )
+        .await;
     let key = server
         .key(
             acme,

@@ -2,7 +2,7 @@
 //! for the nested objects.
 
 use campaignd_model::{Campaign, CampaignId, CampaignSettings, ContactCenterId, Timestamp};
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::{corrupt, imports};
@@ -304,46 +304,98 @@ pub(super) fn insert(
     c: &Campaign,
     staged: Option<Staged>,
 ) -> rusqlite::Result<i64> {
-    let s = &c.settings;
-    tx.prepare_cached(&format!(
-        "INSERT INTO campaigns (row_id, contact_center_id, id, name, name_folded, status, strategy, dial_level,
-            dial_level_override, max_dial_time, max_wait_time, max_dial_attempts, amd_enabled,
-            amd_voicemail_message, caller_id_sets, use_local_caller_id, asr_optimization_enabled,
-            follow_up_mode, live, method, created_at, updated_at, body, body_version, import_id,
-            import_record, import_assigned)
-         VALUES (coalesce(?27, {SPARE_ROW_ID}), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-    ))?
-    .execute(params![
-        center.get(),
-        c.id.get(),
-        s.name.as_str(),
-        s.name.as_str().to_lowercase(),
-        c.status.as_str(),
-        s.strategy.as_str(),
-        s.dial_level.get(),
-        s.dial_level_override.as_ref().map(to_json),
-        s.max_dial_time.get(),
-        s.max_wait_time.get(),
-        s.max_dial_attempts.get(),
-        s.amd_enabled,
-        s.amd_voicemail_message.as_ref().map(to_json),
-        to_json(&s.caller_id_sets),
-        s.use_local_caller_id,
-        s.asr_optimization_enabled,
-        s.follow_up_mode.map(campaignd_model::FollowUpMode::as_str),
-        s.live,
-        s.method.as_ref().map(campaignd_model::Method::as_str),
-        c.created_at.unix_millis(),
-        c.updated_at.unix_millis(),
-        String::from_utf8(c.get_body()).expect("JSON is UTF-8"),
-        Campaign::BODY_VERSION,
-        staged.map(|s| s.import),
-        staged.map(|s| s.record),
-        staged.map(|s| s.assigned),
-        row_key(center, c.id),
-    ])?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let fields = FIELD_COLUMNS.join(", ");
+        let places: Vec<String> = (8..8 + FIELD_COLUMNS.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        format!(
+            "INSERT INTO campaigns (row_id, contact_center_id, id, created_at, import_id,
+                import_record, import_assigned, {fields})
+             VALUES (coalesce(?1, {SPARE_ROW_ID}), ?2, ?3, ?4, ?5, ?6, ?7, {})",
+            places.join(", ")
+        )
+    });
+    let body = c.get_body();
+    let fixed = [
+        nullable(row_key(center, c.id)),
+        ToSqlOutput::from(center.get()),
+        ToSqlOutput::from(c.id.get()),
+        ToSqlOutput::from(c.created_at.unix_millis()),
+        nullable(staged.map(|s| s.import)),
+        nullable(staged.map(|s| s.record)),
+        nullable(staged.map(|s| i64::from(s.assigned))),
+    ];
+    let fields = field_values(c, &body);
+    tx.prepare_cached(&SQL)?
+        .execute(params_from_iter(fixed.iter().chain(fields.iter())))?;
     Ok(tx.last_insert_rowid())
+}
+
+/// The columns that hold a campaign's fields and its rendering, in the
+/// order [`field_values`] gives their values: the one list both an insert
+/// and a rewrite use, so they cannot drift apart.
+const FIELD_COLUMNS: [&str; 20] = [
+    "name",
+    "name_folded",
+    "status",
+    "strategy",
+    "dial_level",
+    "dial_level_override",
+    "max_dial_time",
+    "max_wait_time",
+    "max_dial_attempts",
+    "amd_enabled",
+    "amd_voicemail_message",
+    "caller_id_sets",
+    "use_local_caller_id",
+    "asr_optimization_enabled",
+    "follow_up_mode",
+    "live",
+    "method",
+    "updated_at",
+    "body",
+    "body_version",
+];
+
+/// A nested object as JSON text, or NULL.
+fn json_or_null<T: serde::Serialize>(value: Option<&T>) -> ToSqlOutput<'static> {
+    value.map_or(ToSqlOutput::Owned(SqlValue::Null), |v| {
+        ToSqlOutput::from(to_json(v))
+    })
+}
+
+/// The values of [`FIELD_COLUMNS`] for `c`, whose rendering is `body`;
+/// text borrowed where it can be.
+fn field_values<'a>(c: &'a Campaign, body: &'a [u8]) -> [ToSqlOutput<'a>; 20] {
+    let s = &c.settings;
+    [
+        ToSqlOutput::from(s.name.as_str()),
+        ToSqlOutput::from(s.name.as_str().to_lowercase()),
+        ToSqlOutput::from(c.status.as_str()),
+        ToSqlOutput::from(s.strategy.as_str()),
+        ToSqlOutput::from(s.dial_level.get()),
+        json_or_null(s.dial_level_override.as_ref()),
+        ToSqlOutput::from(s.max_dial_time.get()),
+        ToSqlOutput::from(s.max_wait_time.get()),
+        ToSqlOutput::from(s.max_dial_attempts.get()),
+        ToSqlOutput::from(s.amd_enabled),
+        json_or_null(s.amd_voicemail_message.as_ref()),
+        ToSqlOutput::from(to_json(&s.caller_id_sets)),
+        ToSqlOutput::from(s.use_local_caller_id),
+        ToSqlOutput::from(s.asr_optimization_enabled),
+        nullable(s.follow_up_mode.map(campaignd_model::FollowUpMode::as_str)),
+        ToSqlOutput::from(s.live),
+        nullable(s.method.as_ref().map(campaignd_model::Method::as_str)),
+        ToSqlOutput::from(c.updated_at.unix_millis()),
+        ToSqlOutput::from(std::str::from_utf8(body).expect("JSON is UTF-8")),
+        ToSqlOutput::from(Campaign::BODY_VERSION),
+    ]
+}
+
+/// A value or NULL.
+fn nullable<'a, T: Into<ToSqlOutput<'a>>>(value: Option<T>) -> ToSqlOutput<'a> {
+    value.map_or(ToSqlOutput::Owned(SqlValue::Null), Into::into)
 }
 
 /// A visible campaign as a write finds it: its row, its fields and its
@@ -426,39 +478,18 @@ pub(super) fn update(
     c: &Campaign,
     body: &[u8],
 ) -> rusqlite::Result<()> {
-    let s = &c.settings;
-    conn.prepare_cached(
-        "UPDATE campaigns SET name = ?2, name_folded = ?3, status = ?4, strategy = ?5,
-            dial_level = ?6, dial_level_override = ?7, max_dial_time = ?8, max_wait_time = ?9,
-            max_dial_attempts = ?10, amd_enabled = ?11, amd_voicemail_message = ?12,
-            caller_id_sets = ?13, use_local_caller_id = ?14, asr_optimization_enabled = ?15,
-            follow_up_mode = ?16, live = ?17, method = ?18, updated_at = ?19, body = ?20,
-            body_version = ?21
-         WHERE row_id = ?1",
-    )?
-    .execute(params![
-        row_id,
-        s.name.as_str(),
-        s.name.as_str().to_lowercase(),
-        c.status.as_str(),
-        s.strategy.as_str(),
-        s.dial_level.get(),
-        s.dial_level_override.as_ref().map(to_json),
-        s.max_dial_time.get(),
-        s.max_wait_time.get(),
-        s.max_dial_attempts.get(),
-        s.amd_enabled,
-        s.amd_voicemail_message.as_ref().map(to_json),
-        to_json(&s.caller_id_sets),
-        s.use_local_caller_id,
-        s.asr_optimization_enabled,
-        s.follow_up_mode.map(campaignd_model::FollowUpMode::as_str),
-        s.live,
-        s.method.as_ref().map(campaignd_model::Method::as_str),
-        c.updated_at.unix_millis(),
-        std::str::from_utf8(body).expect("JSON is UTF-8"),
-        Campaign::BODY_VERSION,
-    ])?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let sets: Vec<String> = FIELD_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ?{}", i + 2))
+            .collect();
+        format!("UPDATE campaigns SET {} WHERE row_id = ?1", sets.join(", "))
+    });
+    let row = ToSqlOutput::from(row_id);
+    let fields = field_values(c, body);
+    conn.prepare_cached(&SQL)?
+        .execute(params_from_iter(std::iter::once(&row).chain(fields.iter())))?;
     Ok(())
 }
 

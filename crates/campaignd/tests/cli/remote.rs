@@ -255,20 +255,10 @@ async fn the_user_commands_list_assign_and_unassign() {
     let server = TestServer::start().await;
     let center = server.center("acme").await;
     server.import_example(center).await;
-    let records = (1..=3)
-        .map(|i| campaignd_store::UserRecord {
-            index: i - 1,
-            document: campaignd_model::UserDocument::parse(
-                &json!({"name": format!("U{i}"), "email": format!("u{i}@x")}),
-            )
-            .unwrap(),
-        })
+    let users: Vec<Value> = (1..=3)
+        .map(|i| json!({"name": format!("U{i}"), "email": format!("u{i}@x")}))
         .collect();
-    server
-        .store
-        .import_users(center, records, None)
-        .await
-        .unwrap();
+    server.import_users(center, &users).await;
     let key = server
         .key(
             center,

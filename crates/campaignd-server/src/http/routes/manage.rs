@@ -16,7 +16,7 @@ use bytes::Bytes;
 use campaignd_model::{
     Action, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings, PatchError, SystemFields,
 };
-use campaignd_store::{WriteContext, Written};
+use campaignd_store::Written;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, json_response};
@@ -61,14 +61,6 @@ impl JsonBody for PatchBody {
     }
 }
 
-/// Who is writing, for the audit trail.
-fn context<S>(caller: &Caller<S>, request: &RequestId) -> WriteContext {
-    WriteContext {
-        key_id: Some(caller.key_id),
-        request_id: Some(request.0.clone()),
-    }
-}
-
 /// How a write answers: the `{"campaign": ...}` envelope, or the bare
 /// object (the lifecycle actions, as Voiso documents pause).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,20 +75,24 @@ fn written(
     app: &AppState,
     center_id: campaignd_model::ContactCenterId,
     status: StatusCode,
-    written: &Written,
+    written: Written,
     shape: Shape,
 ) -> Response {
     app.caches
         .renders
         .invalidate_campaign(center_id, written.campaign.id);
+    // The rendering the store made, moved, not copied.
+    let bare = written.bare_range();
+    let etag = written.etag;
+    let body = Bytes::from(written.body);
     let body = match shape {
-        Shape::Envelope => Bytes::copy_from_slice(&written.body),
-        Shape::Bare => Bytes::copy_from_slice(written.bare()),
+        Shape::Envelope => body,
+        Shape::Bare => body.slice(bare),
     };
     let mut response = json_response(status, body);
     response.headers_mut().insert(
         header::ETAG,
-        header::HeaderValue::from_bytes(written.etag.as_bytes()).expect("quotes and hex digits"),
+        header::HeaderValue::from_bytes(etag.as_bytes()).expect("quotes and hex digits"),
     );
     response
 }
@@ -135,22 +131,14 @@ pub(crate) async fn create_campaign(
         Ok(body) => body,
         Err(e) => return caller.answer(Err(e)),
     };
-    let ctx = context(&caller, &request);
+    let ctx = caller.write_context(&request);
     let result = app
         .storage(
             "create_campaign",
             app.store.create_campaign(ctx, caller.center, settings),
         )
         .await
-        .map(|w| {
-            written(
-                &app,
-                caller.center,
-                StatusCode::CREATED,
-                &w,
-                Shape::Envelope,
-            )
-        })
+        .map(|w| written(&app, caller.center, StatusCode::CREATED, w, Shape::Envelope))
         .map_err(ApiError::from);
     caller.answer(result)
 }
@@ -198,7 +186,7 @@ pub(crate) async fn update_campaign(
         Ok(body) => body,
         Err(e) => return caller.answer(Err(e)),
     };
-    let ctx = context(&caller, &request);
+    let ctx = caller.write_context(&request);
     let result = app
         .storage(
             "update_campaign",
@@ -211,7 +199,7 @@ pub(crate) async fn update_campaign(
             ),
         )
         .await
-        .map(|w| written(&app, caller.center, StatusCode::OK, &w, Shape::Envelope))
+        .map(|w| written(&app, caller.center, StatusCode::OK, w, Shape::Envelope))
         .map_err(ApiError::from);
     caller.answer(result)
 }
@@ -246,7 +234,7 @@ pub(crate) async fn delete_campaign(
     Path(path): Path<CampaignPath>,
     if_match: IfMatch,
 ) -> Answer {
-    let ctx = context(&caller, &request);
+    let ctx = caller.write_context(&request);
     let result = app
         .storage(
             "delete_campaign",
@@ -254,7 +242,7 @@ pub(crate) async fn delete_campaign(
                 .delete_campaign(ctx, caller.center, path.campaign_id, if_match.expected()),
         )
         .await
-        .map(|w| written(&app, caller.center, StatusCode::OK, &w, Shape::Envelope))
+        .map(|w| written(&app, caller.center, StatusCode::OK, w, Shape::Envelope))
         .map_err(ApiError::from);
     caller.answer(result)
 }
@@ -268,7 +256,7 @@ async fn act(
     action: Action,
     if_match: &IfMatch,
 ) -> Answer {
-    let ctx = context(&caller, request);
+    let ctx = caller.write_context(request);
     let result = app
         .storage(
             action.as_str(),
@@ -276,7 +264,7 @@ async fn act(
                 .act_on_campaign(ctx, caller.center, id, action, if_match.expected()),
         )
         .await
-        .map(|w| written(app, caller.center, StatusCode::OK, &w, Shape::Bare))
+        .map(|w| written(app, caller.center, StatusCode::OK, w, Shape::Bare))
         .map_err(ApiError::from);
     caller.answer(result)
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use campaignd_model::{CampaignId, FieldErrors, User, UserId};
-use campaignd_store::{UserPage, WriteContext};
+use campaignd_store::UserPage;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, json_response};
@@ -101,14 +101,6 @@ fn ok(value: &Value) -> Response {
         StatusCode::OK,
         Bytes::from(serde_json::to_vec(value).expect("JSON serializes")),
     )
-}
-
-/// Who is writing, for the audit trail.
-fn context<S>(caller: &Caller<S>, request: &RequestId) -> WriteContext {
-    WriteContext {
-        key_id: Some(caller.key_id),
-        request_id: Some(request.0.clone()),
-    }
 }
 
 /// Get list of users: the contact center's users, by id.
@@ -225,7 +217,7 @@ pub(crate) async fn assign_campaign_users(
         Ok(body) => body,
         Err(e) => return caller.answer(Err(e)),
     };
-    let ctx = context(&caller, &request);
+    let ctx = caller.write_context(&request);
     let result = app
         .storage(
             "assign_users",
@@ -266,7 +258,7 @@ pub(crate) async fn remove_campaign_user(
     request: RequestId,
     Path(path): Path<CampaignUserPath>,
 ) -> Answer {
-    let ctx = context(&caller, &request);
+    let ctx = caller.write_context(&request);
     let result = app
         .storage(
             "remove_user",
