@@ -12,6 +12,7 @@ mod errors;
 mod etag;
 mod ids;
 mod input;
+mod lead;
 mod lifecycle;
 mod patch;
 mod scope;
@@ -28,6 +29,10 @@ pub use errors::FieldErrors;
 pub use etag::{EntityTag, Expected};
 pub use ids::{ApiKeyId, CampaignId, ContactCenterId, ContactCenterName, ParseIdError, UserId};
 pub use input::{CampaignDocument, SystemFields};
+pub use lead::{
+    BatchError, Lead, LeadEntry, LeadPriority, LeadRecord, LeadSource, MAX_CONTEXT_HEADERS,
+    MAX_LEADS_PER_IMPORT, parse_batch,
+};
 pub use lifecycle::{Action, IllegalTransition};
 pub use patch::{CampaignPatch, PatchError};
 pub use scope::{ParseScopeError, Scope, Scopes};

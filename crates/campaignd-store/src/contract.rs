@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use campaignd_model::{
     Action, ApiKeyId, ApiKeyToken, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings,
-    ContactCenterName, EntityTag, Expected, KeyHasher, Scope, Scopes, Status, Strategy,
-    SystemFields, Timestamp, UserDocument, UserId,
+    ContactCenterId, ContactCenterName, EntityTag, Expected, KeyHasher, Lead, PhoneNumber, Scope,
+    Scopes, Status, Strategy, SystemFields, Timestamp, UserDocument, UserId,
 };
 use serde_json::{Value, json};
 
@@ -59,6 +59,11 @@ macro_rules! contract_tests {
             users_import_all_or_nothing_and_list_by_id,
             users_are_assigned_and_removed_as_specified,
             assignments_go_with_their_campaign_and_their_user,
+            leads_import_once_and_list_by_priority,
+            leads_go_only_into_live_campaigns_of_the_center,
+            a_campaign_starts_only_with_users_and_active_leads,
+            leads_go_with_their_campaign,
+            concurrent_imports_create_each_number_once,
         );
     };
     (@each $factory:path; $($name:ident),+ $(,)?) => {
@@ -825,8 +830,49 @@ fn ctx(request: &str) -> WriteContext {
     }
 }
 
+/// A live campaign's settings: one that takes leads.
 fn settings(name: &str) -> CampaignSettings {
-    CampaignSettings::with_defaults(name.parse().expect("a valid name"))
+    CampaignSettings {
+        live: true,
+        ..CampaignSettings::with_defaults(name.parse().expect("a valid name"))
+    }
+}
+
+fn lead(value: &Value) -> Lead {
+    Lead::parse(value).expect("test lead is valid")
+}
+
+fn leads<'a>(numbers: impl IntoIterator<Item = &'a str>) -> Vec<Lead> {
+    numbers
+        .into_iter()
+        .map(|n| lead(&json!({ "phone_number": n })))
+        .collect()
+}
+
+fn numbers(list: &[PhoneNumber]) -> Vec<&str> {
+    list.iter().map(PhoneNumber::as_str).collect()
+}
+
+/// Gives a campaign what `start` needs: an assigned user (imported for it,
+/// id 10000 + the campaign's) and an active lead.
+async fn staff(store: &dyn Store, center: ContactCenterId, campaign: CampaignId) {
+    let id = 10_000 + campaign.get();
+    store
+        .import_users(
+            center,
+            users([json!({"id": id, "name": "Agent", "email": "agent@x"})]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .assign_users(ctx("staff"), center, campaign, vec![uid(id)])
+        .await
+        .unwrap();
+    store
+        .import_leads(ctx("staff"), center, campaign, leads(["15550000001"]))
+        .await
+        .unwrap();
 }
 
 fn patch(value: Value) -> CampaignPatch {
@@ -879,6 +925,13 @@ pub async fn campaign_writes_follow_the_lifecycle(store: &dyn Store) {
             WriteError::from(Status::Draft.after(Action::Pause).unwrap_err())
         ))
     );
+    let unstaffed = act(Action::Start).await.unwrap_err();
+    assert_eq!(
+        unstaffed.to_string(),
+        "leads: cannot start a campaign without active leads; \
+         users: cannot start a campaign without assigned users"
+    );
+    staff(store, acme.id, id).await;
     assert_eq!(status_of(&act(Action::Start).await), Ok(Status::Active));
     let refused = store
         .delete_campaign(ctx("del"), acme.id, id, None)
@@ -1083,6 +1136,7 @@ pub async fn if_match_is_checked_inside_the_write(store: &dyn Store) {
         store.get_campaign_body(acme.id, id).await.unwrap().unwrap(),
         winner.body
     );
+    staff(store, acme.id, id).await;
     let any = store
         .act_on_campaign(ctx("p"), acme.id, id, Action::Start, Some(Expected::Any))
         .await;
@@ -1120,6 +1174,7 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
     let created = [&a, &b, &c, &d].iter().filter(|r| r.is_ok()).count();
     assert_eq!(created, 3, "{a:?} {b:?} {c:?} {d:?}");
     let id = b.unwrap().campaign.id;
+    staff(store, acme.id, id).await;
     store
         .act_on_campaign(ctx("s"), acme.id, id, Action::Start, None)
         .await
@@ -1152,7 +1207,7 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
     };
     let all = store.audit_records(&query(None)).await.unwrap();
     let actions: Vec<_> = all.iter().map(|r| r.action).collect();
-    assert_eq!(actions.len(), 5, "{all:#?}");
+    assert_eq!(actions.len(), 7, "{all:#?}");
     assert_eq!(
         actions
             .iter()
@@ -1178,6 +1233,18 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
         [
             (AuditAction::Create, None, Some(Status::Draft), Some("c2")),
             (
+                AuditAction::AssignUsers,
+                Some(Status::Draft),
+                Some(Status::Draft),
+                Some("staff")
+            ),
+            (
+                AuditAction::ImportLeads,
+                Some(Status::Draft),
+                Some(Status::Draft),
+                Some("staff")
+            ),
+            (
                 AuditAction::Start,
                 Some(Status::Draft),
                 Some(Status::Active),
@@ -1197,12 +1264,12 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
     );
     let since = store
         .audit_records(&AuditQuery {
-            since: Some(mine[2].at),
+            since: Some(mine[4].at),
             ..query(Some(id))
         })
         .await
         .unwrap();
-    assert!(since.iter().all(|r| r.at >= mine[2].at) && !since.is_empty());
+    assert!(since.iter().all(|r| r.at >= mine[4].at) && !since.is_empty());
     let page = store
         .audit_records(&AuditQuery {
             after: Some(all[1].seq),
@@ -1213,6 +1280,7 @@ pub async fn every_write_is_audited_and_a_failed_one_is_not(store: &dyn Store) {
         .unwrap();
     assert_eq!(page, all[2..4]);
 
+    // Assignments and lead imports change no campaign body: no change row.
     let changes = store.changes_since(changes_before, 100).await.unwrap();
     let campaign_changes = changes
         .iter()
@@ -1380,6 +1448,10 @@ pub async fn users_are_assigned_and_removed_as_specified(store: &dyn Store) {
     );
 
     store
+        .import_leads(ctx("l"), acme.id, campaign, leads(["15550000001"]))
+        .await
+        .unwrap();
+    store
         .act_on_campaign(ctx("s"), acme.id, campaign, Action::Start, None)
         .await
         .unwrap();
@@ -1430,6 +1502,7 @@ pub async fn users_are_assigned_and_removed_as_specified(store: &dyn Store) {
             AuditAction::Create,
             AuditAction::AssignUsers,
             AuditAction::AssignUsers,
+            AuditAction::ImportLeads,
             AuditAction::Start,
             AuditAction::RemoveUser,
             AuditAction::Stop,
@@ -1505,4 +1578,300 @@ pub async fn assignments_go_with_their_campaign_and_their_user(store: &dyn Store
             .total,
         0
     );
+}
+
+/// An import creates each new number once, in the order given, reports
+/// the rest as duplicates (of the campaign or of the import), keeps every
+/// field, and the campaign lists its leads by priority, then import order.
+pub async fn leads_import_once_and_list_by_priority(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let id = store
+        .create_campaign(ctx("c"), acme.id, settings("C"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    let first = store
+        .import_leads(
+            ctx("l1"),
+            acme.id,
+            id,
+            vec![
+                lead(&json!({"phone_number": "15550000003", "priority": 900})),
+                lead(&json!({
+                    "phone_number": "15550000001", "name": "Ann", "priority": 10, "active": false,
+                    "source": {"system": "crm", "url": "https://crm.example/1"},
+                    "context_headers": {"X-Ref": "a1", "X-Alt": "b"}
+                })),
+                lead(&json!({"phone_number": "15550000003"})),
+                lead(&json!({"phone_number": "15550000002"})),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        numbers(&first.created),
+        ["15550000003", "15550000001", "15550000002"]
+    );
+    assert_eq!(numbers(&first.duplicates), ["15550000003"]);
+    let second = store
+        .import_leads(
+            ctx("l2"),
+            acme.id,
+            id,
+            leads(["15550000002", "15550000004", "15550000001"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(numbers(&second.created), ["15550000004"]);
+    assert_eq!(numbers(&second.duplicates), ["15550000002", "15550000001"]);
+
+    let page = store
+        .campaign_leads(acme.id, id, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.total, 4);
+    let order: Vec<_> = page
+        .leads
+        .iter()
+        .map(|r| r.lead.phone_number.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["15550000001", "15550000002", "15550000004", "15550000003"],
+        "priority 10, then the two at 500 in import order, then 900"
+    );
+    let ann = &page.leads[0];
+    assert_eq!(
+        serde_json::to_value(&ann.lead).unwrap(),
+        json!({
+            "phone_number": "15550000001", "name": "Ann",
+            "source": {"system": "crm", "url": "https://crm.example/1"},
+            "priority": 10, "active": false,
+            "context_headers": {"X-Ref": "a1", "X-Alt": "b"}
+        }),
+        "every field, headers in the order given"
+    );
+    let paged = store
+        .campaign_leads(
+            acme.id,
+            id,
+            Page {
+                limit: 2,
+                offset: 2,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((paged.total, paged.leads.len()), (4, 2));
+    assert_eq!(paged.leads[0].lead.phone_number.as_str(), "15550000004");
+}
+
+/// Only a live campaign that is not stopping, stopped or completed takes
+/// leads; a missing campaign, or another center's, is not found.
+pub async fn leads_go_only_into_live_campaigns_of_the_center(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let other = center(store, "other").await;
+    let id = store
+        .create_campaign(ctx("c"), acme.id, settings("C"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    let import =
+        |center, campaign| store.import_leads(ctx("l"), center, campaign, leads(["15550000001"]));
+    let foreign = import(other.id, id).await;
+    assert!(matches!(foreign, Err(WriteError::NotFound)), "{foreign:?}");
+    assert!(
+        store
+            .campaign_leads(other.id, id, Page::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let missing = import(acme.id, CampaignId::new(99).unwrap()).await;
+    assert!(matches!(missing, Err(WriteError::NotFound)), "{missing:?}");
+
+    store
+        .update_campaign(ctx("u"), acme.id, id, patch(json!({"live": false})), None)
+        .await
+        .unwrap();
+    let dead = import(acme.id, id).await.unwrap_err();
+    assert_eq!(
+        dead.to_string(),
+        "live: leads can only be imported into a live campaign"
+    );
+    store
+        .update_campaign(ctx("u"), acme.id, id, patch(json!({"live": true})), None)
+        .await
+        .unwrap();
+    assert_eq!(import(acme.id, id).await.unwrap().created.len(), 1);
+    staff(store, acme.id, id).await;
+    store
+        .act_on_campaign(ctx("s"), acme.id, id, Action::Start, None)
+        .await
+        .unwrap();
+    store
+        .act_on_campaign(ctx("s"), acme.id, id, Action::Stop, None)
+        .await
+        .unwrap();
+    let stopped = import(acme.id, id).await.unwrap_err();
+    assert_eq!(
+        stopped.to_string(),
+        "status: cannot import leads into a campaign that is stopped"
+    );
+    let page = store
+        .campaign_leads(acme.id, id, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.total, 1, "refused imports left nothing");
+}
+
+/// `start` needs an assigned user and an active lead; an inactive lead
+/// is not enough.
+pub async fn a_campaign_starts_only_with_users_and_active_leads(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let id = store
+        .create_campaign(ctx("c"), acme.id, settings("C"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    let start = || store.act_on_campaign(ctx("s"), acme.id, id, Action::Start, None);
+    store
+        .import_leads(
+            ctx("l"),
+            acme.id,
+            id,
+            vec![lead(
+                &json!({"phone_number": "15550000009", "active": false}),
+            )],
+        )
+        .await
+        .unwrap();
+    store
+        .import_users(
+            acme.id,
+            users([json!({"id": 1, "name": "A", "email": "a@x"})]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .assign_users(ctx("a"), acme.id, id, vec![uid(1)])
+        .await
+        .unwrap();
+    match start().await {
+        Err(WriteError::Conflict(e)) => {
+            assert_eq!(
+                e.get("leads").unwrap(),
+                ["cannot start a campaign without active leads"]
+            );
+            assert!(e.get("users").is_none(), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    store
+        .import_leads(ctx("l"), acme.id, id, leads(["15550000010"]))
+        .await
+        .unwrap();
+    assert_eq!(status_of(&start().await), Ok(Status::Active));
+    store
+        .act_on_campaign(ctx("p"), acme.id, id, Action::Pause, None)
+        .await
+        .unwrap();
+    store.delete_user(acme.id, uid(1)).await.unwrap();
+    match start().await {
+        Err(WriteError::Conflict(e)) => assert_eq!(
+            e.get("users").unwrap(),
+            ["cannot start a campaign without assigned users"]
+        ),
+        other => panic!("resuming needs users too: {other:?}"),
+    }
+}
+
+/// Leads go with their campaign, and a number may be in many campaigns.
+pub async fn leads_go_with_their_campaign(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let mut ids = Vec::new();
+    for name in ["C1", "C2"] {
+        let id = store
+            .create_campaign(ctx("c"), acme.id, settings(name))
+            .await
+            .unwrap()
+            .campaign
+            .id;
+        let imported = store
+            .import_leads(ctx("l"), acme.id, id, leads(["15550000001", "15550000002"]))
+            .await
+            .unwrap();
+        assert_eq!(imported.created.len(), 2, "{name}: a number per campaign");
+        ids.push(id);
+    }
+    store
+        .delete_campaign(ctx("d"), acme.id, ids[0], None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .campaign_leads(acme.id, ids[0], Page::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = store
+        .campaign_leads(acme.id, ids[1], Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.total, 2);
+    let fresh = store
+        .create_campaign(ctx("c"), acme.id, settings("C1"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    assert_eq!(
+        store
+            .campaign_leads(acme.id, fresh, Page::default())
+            .await
+            .unwrap()
+            .unwrap()
+            .total,
+        0,
+        "a new campaign never inherits a deleted one's leads"
+    );
+}
+
+/// Imports that reach the store at once still create each number exactly
+/// once between them.
+pub async fn concurrent_imports_create_each_number_once(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let id = store
+        .create_campaign(ctx("c"), acme.id, settings("C"))
+        .await
+        .unwrap()
+        .campaign
+        .id;
+    let batch = |from: u32| -> Vec<Lead> {
+        (from..from + 200)
+            .map(|n| lead(&json!({ "phone_number": format!("1555{n:07}") })))
+            .collect()
+    };
+    let import = |from| store.import_leads(ctx("race"), acme.id, id, batch(from));
+    let (a, b, c) = tokio::join!(import(0), import(100), import(150));
+    let results = [a.unwrap(), b.unwrap(), c.unwrap()];
+    let created: usize = results.iter().map(|r| r.created.len()).sum();
+    let duplicates: usize = results.iter().map(|r| r.duplicates.len()).sum();
+    assert_eq!(created, 350, "numbers 0..350, each once");
+    assert_eq!(duplicates, 600 - 350);
+    let page = store
+        .campaign_leads(acme.id, id, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.total, 350);
 }

@@ -27,7 +27,7 @@ pub use audit::{AuditAction, AuditQuery, AuditRecord};
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
 pub use store::{
     AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
-    Store, Upkeep, UserStore,
+    LeadStore, Store, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
 
@@ -36,7 +36,8 @@ pub use write::{WriteContext, WriteError, Written};
 pub mod prelude {
     pub use crate::store::{
         AuditStore as _, CampaignStore as _, CampaignWrites as _, CenterStore as _,
-        ChangeFeed as _, ImportStore as _, KeyStore as _, Upkeep as _, UserStore as _,
+        ChangeFeed as _, ImportStore as _, KeyStore as _, LeadStore as _, Upkeep as _,
+        UserStore as _,
     };
 }
 
@@ -212,6 +213,25 @@ pub struct UserPage {
     pub users: Vec<campaignd_model::User>,
     /// Every user of the set.
     pub total: u64,
+}
+
+/// A page of a campaign's leads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadPage {
+    /// The leads of the page, by priority, then import order.
+    pub leads: Vec<campaignd_model::LeadRecord>,
+    /// Every lead of the campaign.
+    pub total: u64,
+}
+
+/// What an import did with its valid leads, each list in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadsImported {
+    /// Numbers now in the campaign.
+    pub created: Vec<campaignd_model::PhoneNumber>,
+    /// Numbers the campaign already held, or that came earlier in the
+    /// import.
+    pub duplicates: Vec<campaignd_model::PhoneNumber>,
 }
 
 /// One record of a user import, with its zero-based position (which

@@ -5,14 +5,14 @@
 use async_trait::async_trait;
 use campaignd_model::{
     Action, CampaignDocument, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp, User, UserId,
+    ContactCenterName, Expected, KeyHash, Lead, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 
 use crate::{
     ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage, Change,
     ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem, ImportRecord, ImportSummary,
-    KeyGrant, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, UserPage, UserRecord,
-    WriteContext, WriteError, Written,
+    KeyGrant, LeadPage, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result,
+    StoreError, UserPage, UserRecord, WriteContext, WriteError, Written,
 };
 
 /// The schema and the upkeep a node runs.
@@ -303,6 +303,36 @@ pub trait UserStore: Send + Sync + 'static {
     async fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool>;
 }
 
+/// Leads of a campaign (SPEC §10).
+#[async_trait]
+pub trait LeadStore: Send + Sync + 'static {
+    /// Imports leads into a campaign in one transaction (all of them or,
+    /// if it fails, none): each is created, or is a duplicate if the
+    /// campaign holds its number already or an earlier lead of `leads`
+    /// has it. Answers both lists in the order given. `NotFound` if the
+    /// campaign does not exist; `Conflict` unless it is `live` and not
+    /// `stopping`, `stopped` or `completed`. Audited as `import_leads`.
+    ///
+    /// Imports into one campaign are not refused here: callers serialise
+    /// them (SPEC §10) and the store keeps concurrent ones correct.
+    async fn import_leads(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        leads: Vec<Lead>,
+    ) -> Result<LeadsImported, WriteError>;
+
+    /// A page of a campaign's leads, by priority then import order, with
+    /// the total; `None` if the campaign does not exist.
+    async fn campaign_leads(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        page: Page,
+    ) -> Result<Option<LeadPage>>;
+}
+
 /// The audit trail (SPEC §11).
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
@@ -333,6 +363,7 @@ pub trait Store:
     + CampaignWrites
     + ImportStore
     + UserStore
+    + LeadStore
     + AuditStore
     + ChangeFeed
 {
@@ -346,6 +377,7 @@ impl<T> Store for T where
         + CampaignWrites
         + ImportStore
         + UserStore
+        + LeadStore
         + AuditStore
         + ChangeFeed
 {

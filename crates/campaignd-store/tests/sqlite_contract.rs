@@ -211,13 +211,14 @@ async fn campaign_rows_are_keyed_by_center_and_id() {
             "UPDATE campaigns SET row_id = id WHERE id < 100;
              DELETE FROM schema_migrations WHERE version >= 4;
              DROP TABLE audit;
+             DROP TABLE leads;
              DROP TABLE campaign_users;
              DROP TABLE users;",
         )
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.migrate().await.unwrap().applied, [4, 5, 6]);
+    assert_eq!(store.migrate().await.unwrap().applied, [4, 5, 6, 7]);
     assert_eq!(row_ids(&path), keyed);
     let one = CampaignId::new(7).unwrap();
     assert!(

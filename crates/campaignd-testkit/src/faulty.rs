@@ -9,14 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, SERVER_SECRET_LEN, Timestamp, User, UserId,
+    ContactCenterName, Expected, KeyHash, Lead, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
     CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter, Footprint, ImportId,
-    ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, MigrationReport,
-    NewApiKey, Page, Progress, Result, Store, StoreError, Upkeep, UserPage, UserRecord, UserStore,
-    WriteContext, WriteError, Written,
+    ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage,
+    LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
+    StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -184,6 +184,10 @@ delegate! {
         fn assign_users(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, users: Vec<UserId>) -> Result<Vec<User>, WriteError>;
         fn remove_user(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, user: UserId) -> Result<User, WriteError>;
         fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool>;
+    }
+    impl LeadStore {
+        fn import_leads(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, leads: Vec<Lead>) -> Result<LeadsImported, WriteError>;
+        fn campaign_leads(&self, center: ContactCenterId, campaign: CampaignId, page: Page) -> Result<Option<LeadPage>>;
     }
     impl AuditStore {
         fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;

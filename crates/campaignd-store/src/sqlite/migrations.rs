@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../../migrations/sqlite/0005_audit.sql")),
     (6, include_str!("../../migrations/sqlite/0006_users.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_leads.sql")),
 ];
 
 /// The newest schema version this build knows.

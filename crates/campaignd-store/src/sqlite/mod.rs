@@ -18,6 +18,7 @@ mod campaigns;
 mod group_commit;
 mod imports;
 mod keys;
+mod leads;
 mod migrations;
 mod store;
 mod users;

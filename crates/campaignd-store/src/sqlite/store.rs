@@ -8,20 +8,21 @@ use std::sync::{Arc, PoisonError};
 use async_trait::async_trait;
 use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
-    ContactCenterName, Expected, KeyHash, KeyHasher, SERVER_SECRET_LEN, Timestamp, User, UserId,
+    ContactCenterName, Expected, KeyHash, KeyHasher, Lead, SERVER_SECRET_LEN, Timestamp, User,
+    UserId,
 };
 use rusqlite::{OptionalExtension, params};
 
 use super::{
     CENTER_SELECT, SqliteStore, UPKEEP_BUDGET, audit, campaigns, center_from_row, change_from_row,
-    corrupt, imports, keys, migrations, run_blocking, users, writes,
+    corrupt, imports, keys, leads, migrations, run_blocking, users, writes,
 };
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter,
     Footprint, ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant,
-    KeyStore, MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, UserPage,
-    UserRecord, UserStore, WriteContext, WriteError, Written,
+    KeyStore, LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress,
+    Result, StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 #[async_trait]
@@ -448,6 +449,30 @@ impl UserStore for SqliteStore {
 
     async fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool> {
         self.write(move |tx| Ok(users::delete(tx, center, user)?))
+            .await
+    }
+}
+
+#[async_trait]
+impl LeadStore for SqliteStore {
+    async fn import_leads(
+        &self,
+        ctx: WriteContext,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        leads: Vec<Lead>,
+    ) -> Result<LeadsImported, WriteError> {
+        self.write_grouped(move |conn| leads::import(conn, &ctx, center, campaign, &leads))
+            .await
+    }
+
+    async fn campaign_leads(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        page: Page,
+    ) -> Result<Option<LeadPage>> {
+        self.read(move |conn| leads::of_campaign(conn, center, campaign, page))
             .await
     }
 }

@@ -182,7 +182,8 @@ pub(super) fn of_campaign(
     }))
 }
 
-fn assigned(
+/// How many users staff the campaign.
+pub(super) fn assigned(
     conn: &Connection,
     center: ContactCenterId,
     campaign: CampaignId,

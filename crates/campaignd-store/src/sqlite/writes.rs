@@ -5,13 +5,13 @@
 
 use campaignd_model::{
     Action, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId, EntityTag,
-    Expected, Status, Timestamp,
+    Expected, FieldErrors, Status, Timestamp,
 };
 use rusqlite::Connection;
 
 use super::audit::{self, Entry};
 use super::campaigns::{self, Current};
-use super::record_change;
+use super::{leads, record_change, users};
 use crate::{AuditAction, Change, StoreError, WriteContext, WriteError, Written};
 
 type Outcome = Result<Written, WriteError>;
@@ -193,7 +193,27 @@ pub(super) fn act(
         status: before.after(action)?,
         ..campaign
     };
+    if action == Action::Start {
+        check_staffed(conn, center, id)?;
+    }
     rewrite(conn, ctx, (center, row_id), moved, action.into(), before)
+}
+
+/// A campaign starts only with someone to call and someone to take the
+/// calls (SPEC §10); the refusal names everything missing.
+fn check_staffed(
+    conn: &Connection,
+    center: ContactCenterId,
+    id: CampaignId,
+) -> Result<(), WriteError> {
+    let mut missing = FieldErrors::new();
+    if users::assigned(conn, center, id)? == 0 {
+        missing.add("users", "cannot start a campaign without assigned users");
+    }
+    if !leads::any_active(conn, center, id)? {
+        missing.add("leads", "cannot start a campaign without active leads");
+    }
+    missing.into_result(()).map_err(WriteError::Conflict)
 }
 
 /// Stores `campaign` (changed from a row whose status was `before`) over
