@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +14,8 @@ use reqwest::{Method, StatusCode};
 
 use crate::error::Error;
 use crate::types::{
-    AddedUsersEnvelope, Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, ListEnvelope,
+    AddedUsersEnvelope, Campaign, CampaignEnvelope, CampaignFilter, CampaignPage, Lead,
+    LeadListEnvelope, LeadPage, LeadsImport, LeadsImportEnvelope, ListEnvelope,
     RemovedUserEnvelope, Tagged, User, UserListEnvelope, UserPage,
 };
 
@@ -395,38 +397,13 @@ impl Client {
         &self,
         filter: &CampaignFilter,
     ) -> impl Stream<Item = Result<Campaign, Error>> + '_ {
-        struct Walk {
-            offset: u64,
-            total: Option<u64>,
-            buffered: VecDeque<Campaign>,
-            exhausted: bool,
-        }
         let filter = filter.clone();
-        let start = Walk {
-            offset: filter.offset.unwrap_or(0),
-            total: None,
-            buffered: VecDeque::new(),
-            exhausted: false,
-        };
-        futures_util::stream::try_unfold(start, move |mut walk| {
-            let filter = filter.clone();
+        walk(filter.offset.unwrap_or(0), move |offset| {
+            let pairs = filter.pairs(Some(WALK_PAGE), Some(offset));
             async move {
-                loop {
-                    if let Some(campaign) = walk.buffered.pop_front() {
-                        return Ok(Some((campaign, walk)));
-                    }
-                    if walk.exhausted || walk.total.is_some_and(|total| walk.offset >= total) {
-                        return Ok(None);
-                    }
-                    let pairs = filter.pairs(Some(WALK_PAGE), Some(walk.offset));
-                    let body = self.call(Method::GET, "/campaigns", &pairs, true).await?;
-                    let page: ListEnvelope =
-                        serde_json::from_slice(&body).map_err(Error::Decode)?;
-                    walk.total = Some(page.metadata.total);
-                    walk.exhausted = page.campaigns.is_empty();
-                    walk.offset += page.campaigns.len() as u64;
-                    walk.buffered.extend(page.campaigns);
-                }
+                let body = self.call(Method::GET, "/campaigns", &pairs, true).await?;
+                let page: ListEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+                Ok((page.campaigns, page.metadata.total))
             }
         })
     }
@@ -642,19 +619,68 @@ impl Client {
         Ok(removed.user)
     }
 
+    /// Add leads to a campaign (scope `campaigns.manage`): 1–1000 leads,
+    /// each a [`NewLead`] or any value that serializes to the lead object.
+    /// Answers what became of each, by the phone numbers sent: created,
+    /// rejected (an invalid number or field) or a duplicate. Only a live
+    /// campaign that is not stopped or completed takes leads; that, and an
+    /// import into the campaign still running, are [`Error::Conflict`]
+    /// (see [`Error::is_import_in_progress`]). Never retried once it may
+    /// have reached the server.
+    pub async fn import_leads<T: serde::Serialize>(
+        &self,
+        campaign_id: i64,
+        leads: &[T],
+    ) -> Result<LeadsImport, Error> {
+        let path = format!("/campaigns/{campaign_id}/leads");
+        let call = Call {
+            method: Method::POST,
+            path: &path,
+            query: &[],
+            body: Some(json_body(&leads)?),
+            if_match: None,
+            idempotent: false,
+        };
+        let (body, _) = self.send(call).await?;
+        let envelope: LeadsImportEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(envelope.leads_import)
+    }
+
+    /// One page of a campaign's leads, by priority then import order
+    /// (scope `campaigns.read`); [`Error::NotFound`] for no such campaign.
+    pub async fn list_leads(
+        &self,
+        campaign_id: i64,
+        limit: Option<u32>,
+        offset: Option<u64>,
+    ) -> Result<LeadPage, Error> {
+        let query = page_query(limit, offset);
+        let path = format!("/campaigns/{campaign_id}/leads");
+        let body = self.call(Method::GET, &path, &query, true).await?;
+        let page: LeadListEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
+        Ok(LeadPage {
+            leads: page.leads,
+            total: page.metadata.total,
+        })
+    }
+
+    /// Every lead of a campaign, walking the pages 100 at a time.
+    pub fn leads(&self, campaign_id: i64) -> impl Stream<Item = Result<Lead, Error>> + '_ {
+        walk(0, move |offset| async move {
+            let page = self
+                .list_leads(campaign_id, Some(WALK_PAGE), Some(offset))
+                .await?;
+            Ok((page.leads, page.total))
+        })
+    }
+
     async fn user_page(
         &self,
         path: &str,
         limit: Option<u32>,
         offset: Option<u64>,
     ) -> Result<UserPage, Error> {
-        let mut query = Vec::new();
-        if let Some(limit) = limit {
-            query.push(("limit", limit.to_string()));
-        }
-        if let Some(offset) = offset {
-            query.push(("offset", offset.to_string()));
-        }
+        let query = page_query(limit, offset);
         let body = self.call(Method::GET, path, &query, true).await?;
         let page: UserListEnvelope = serde_json::from_slice(&body).map_err(Error::Decode)?;
         Ok(UserPage {
@@ -664,28 +690,13 @@ impl Client {
     }
 
     fn user_walk(&self, path: String) -> impl Stream<Item = Result<User, Error>> + '_ {
-        let start = (0u64, None::<u64>, VecDeque::<User>::new(), false);
-        futures_util::stream::try_unfold(
-            start,
-            move |(mut offset, mut total, mut buffered, mut exhausted)| {
-                let path = path.clone();
-                async move {
-                    loop {
-                        if let Some(user) = buffered.pop_front() {
-                            return Ok(Some((user, (offset, total, buffered, exhausted))));
-                        }
-                        if exhausted || total.is_some_and(|t| offset >= t) {
-                            return Ok(None);
-                        }
-                        let page = self.user_page(&path, Some(WALK_PAGE), Some(offset)).await?;
-                        total = Some(page.total);
-                        exhausted = page.users.is_empty();
-                        offset += page.users.len() as u64;
-                        buffered.extend(page.users);
-                    }
-                }
-            },
-        )
+        walk(0, move |offset| {
+            let path = path.clone();
+            async move {
+                let page = self.user_page(&path, Some(WALK_PAGE), Some(offset)).await?;
+                Ok((page.users, page.total))
+            }
+        })
     }
 
     /// Sends one call with the retry policy. `idempotent` calls are retried
@@ -805,6 +816,58 @@ impl Client {
             return Err(error);
         }
     }
+}
+
+/// `limit` and `offset`, as a paged listing takes them.
+fn page_query(limit: Option<u32>, offset: Option<u64>) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(limit) = limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if let Some(offset) = offset {
+        query.push(("offset", offset.to_string()));
+    }
+    query
+}
+
+/// Walks a paged listing from `offset`: `fetch(offset)` answers a page
+/// and the listing's total. The walk ends at the total, or at an empty
+/// page (the listing shrank under it).
+fn walk<'a, T, F, Fut>(offset: u64, fetch: F) -> impl Stream<Item = Result<T, Error>> + 'a
+where
+    T: 'a,
+    F: Fn(u64) -> Fut + 'a,
+    Fut: Future<Output = Result<(Vec<T>, u64), Error>> + 'a,
+{
+    struct Walk<T, F> {
+        fetch: F,
+        offset: u64,
+        total: Option<u64>,
+        buffered: VecDeque<T>,
+        exhausted: bool,
+    }
+    let start = Walk {
+        fetch,
+        offset,
+        total: None,
+        buffered: VecDeque::new(),
+        exhausted: false,
+    };
+    futures_util::stream::try_unfold(start, |mut walk| async move {
+        loop {
+            if let Some(item) = walk.buffered.pop_front() {
+                return Ok(Some((item, walk)));
+            }
+            if walk.exhausted || walk.total.is_some_and(|total| walk.offset >= total) {
+                return Ok(None);
+            }
+            let (items, total) = (walk.fetch)(walk.offset).await?;
+            walk.total = Some(total);
+            walk.exhausted = items.is_empty();
+            walk.offset += items.len() as u64;
+            walk.buffered.extend(items);
+        }
+    })
 }
 
 /// `value` as a request body.

@@ -84,6 +84,13 @@ struct Envelope {
 }
 
 impl Error {
+    /// Whether this is the 409 of a lead import sent while another import
+    /// into the same campaign was still running: worth sending again once
+    /// that one is answered (Voiso asks for about 2 s between imports).
+    pub fn is_import_in_progress(&self) -> bool {
+        matches!(self, Self::Conflict { errors } if errors.contains_key("campaign"))
+    }
+
     /// Decodes a non-2xx response.
     pub(crate) fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
         let envelope: Envelope = serde_json::from_slice(body).unwrap_or_default();

@@ -37,5 +37,6 @@ pub use client::{ApiKey, Client, ClientBuilder, RetryPolicy};
 pub use error::Error;
 pub use types::{
     AmdVoicemailMessage, CallerIdSet, Campaign, CampaignFilter, CampaignPage, DialLevelOverride,
-    Status, Strategy, Tagged, User, UserPage, VoiceMessage,
+    Lead, LeadPage, LeadSource, LeadsImport, NewLead, Status, Strategy, Tagged, User, UserPage,
+    VoiceMessage,
 };

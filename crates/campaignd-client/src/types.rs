@@ -387,3 +387,97 @@ pub(crate) struct AddedUsersEnvelope {
 pub(crate) struct RemovedUserEnvelope {
     pub(crate) user: User,
 }
+
+/// Where a lead came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct LeadSource {
+    /// The system that supplied the lead.
+    pub system: Option<String>,
+    /// A link to the lead in that system.
+    pub url: Option<String>,
+}
+
+/// A lead to import. Only `phone_number` is required; a field left `None`
+/// is not sent, and takes the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewLead {
+    /// 7–15 digits, country code first, no `+`.
+    pub phone_number: String,
+    /// Who the number belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where the lead came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<LeadSource>,
+    /// 1–1000, lower is called first (server default 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u16>,
+    /// Whether the dialer calls it (server default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// SIP headers sent on the lead's calls: names start with `X-`.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub context_headers: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NewLead {
+    /// A lead of just a number.
+    pub fn new(phone_number: impl Into<String>) -> Self {
+        Self {
+            phone_number: phone_number.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A lead as a campaign holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Lead {
+    /// The number to call.
+    pub phone_number: String,
+    /// Who the number belongs to.
+    pub name: Option<String>,
+    /// Where the lead came from.
+    pub source: Option<LeadSource>,
+    /// 1–1000, lower is called first.
+    pub priority: u16,
+    /// Whether the dialer calls it.
+    pub active: bool,
+    /// SIP headers sent on the lead's calls, in their order.
+    pub context_headers: serde_json::Map<String, serde_json::Value>,
+    /// When it was imported (RFC 3339, UTC, milliseconds).
+    pub created_at: String,
+}
+
+/// One page of a campaign's leads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadPage {
+    /// The page, by priority, then import order.
+    pub leads: Vec<Lead>,
+    /// Every lead of the campaign.
+    pub total: u64,
+}
+
+/// What became of each lead of an import, by the phone numbers sent, each
+/// list in request order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct LeadsImport {
+    /// Numbers now in the campaign.
+    pub created: Vec<String>,
+    /// Leads with an invalid number or field: the `phone_number` sent, or
+    /// `None` if there was none usable.
+    pub rejected: Vec<Option<String>>,
+    /// Numbers the campaign already held, or sent earlier in the import.
+    pub duplicates: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LeadsImportEnvelope {
+    pub(crate) leads_import: LeadsImport,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LeadListEnvelope {
+    pub(crate) leads: Vec<Lead>,
+    pub(crate) metadata: ListMetadata,
+}

@@ -12,6 +12,7 @@ use campaignd_model::{ApiKeyToken, CampaignId, CampaignView, ContactCenterId, Ke
 use campaignd_store::{CampaignFilter, KeyGrant, Page, Store, StoreError};
 
 use crate::runtime::cache::{Caches, Rendered, Slot};
+use crate::runtime::import_claims::ImportClaims;
 use crate::runtime::key_use::KeyUse;
 use crate::runtime::metrics::{CacheName, Metrics};
 use crate::runtime::ratelimit::{LocalLimiter, Quota, RateLimiter};
@@ -58,6 +59,8 @@ pub(crate) struct App {
     pub(crate) key_use: KeyUse,
     /// Request counts and latencies for `/metrics`.
     pub(crate) metrics: Metrics,
+    /// Lead imports running on this node.
+    pub(crate) lead_imports: ImportClaims,
     /// The served OpenAPI document, built on first request (it depends
     /// only on the build and the configuration).
     pub(crate) openapi: std::sync::OnceLock<bytes::Bytes>,
@@ -96,6 +99,7 @@ impl AppState {
             write_limit_header: HeaderValue::from(config.write_quota.burst.get()),
             key_use: KeyUse::default(),
             metrics: Metrics::default(),
+            lead_imports: ImportClaims::default(),
             openapi: std::sync::OnceLock::new(),
             store,
             config,

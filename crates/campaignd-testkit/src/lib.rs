@@ -337,6 +337,45 @@ impl TestServer {
             .unwrap();
     }
 
+    /// Gives a campaign what `start` needs (SPEC §10): makes it live if it
+    /// is not, assigns it a user of its own (id 10000 + the campaign's) and
+    /// imports an active lead.
+    pub async fn staff(&self, center: ContactCenterId, campaign: i64) {
+        let id = campaignd_model::CampaignId::new(campaign).unwrap();
+        let found = self.store.get_campaign(center, id).await.unwrap().unwrap();
+        let ctx = campaignd_store::WriteContext::default();
+        if !found.settings.live {
+            let live =
+                campaignd_model::CampaignPatch::parse(serde_json::json!({"live": true})).unwrap();
+            self.store
+                .update_campaign(ctx.clone(), center, id, live, None)
+                .await
+                .unwrap();
+        }
+        let user = 10_000 + campaign;
+        self.import_users(
+            center,
+            &[serde_json::json!({"id": user, "name": "Agent", "email": "agent@example.com"})],
+        )
+        .await;
+        self.store
+            .assign_users(
+                ctx.clone(),
+                center,
+                id,
+                vec![campaignd_model::UserId::new(user).unwrap()],
+            )
+            .await
+            .unwrap();
+        let lead =
+            campaignd_model::Lead::parse(&serde_json::json!({"phone_number": "15550100001"}))
+                .unwrap();
+        self.store
+            .import_leads(ctx, center, id, vec![lead])
+            .await
+            .unwrap();
+    }
+
     /// Imports the documented example (campaign 3).
     pub async fn import_example(&self, center: ContactCenterId) {
         let example: Value = serde_json::from_str(EXAMPLE).unwrap();

@@ -6,6 +6,7 @@
 //! route template against the request path: an id is canonical digits or
 //! it is not an id, and no decoding step can fail or make `%33` mean `3`.
 
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -240,12 +241,11 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-impl<S: Sync, T: JsonBody> FromRequest<S> for Json<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
-        let (parts, body) = request.into_parts();
-        if !is_json(&parts.headers) {
+impl<T: JsonBody> Json<T> {
+    /// Reads and parses a body as the extractor does, for a handler that
+    /// acts before the body has arrived.
+    pub(crate) async fn read(headers: &HeaderMap, body: Body) -> Result<Self, ApiError> {
+        if !is_json(headers) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES as usize);
@@ -257,7 +257,16 @@ impl<S: Sync, T: JsonBody> FromRequest<S> for Json<T> {
             // The client went away or sent a broken chunked body.
             Err(_) => return Err(ApiError::BadRequest),
         };
-        Self::from_bytes(&parts.headers, &bytes)
+        Self::from_bytes(headers, &bytes)
+    }
+}
+
+impl<S: Sync, T: JsonBody> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        Self::read(&parts.headers, body).await
     }
 }
 

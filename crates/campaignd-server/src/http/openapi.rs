@@ -25,7 +25,8 @@ use crate::http::schemas::{
     AddedUsers, AmdVoicemailMessage, AmdVoicemailMessageInput, AssignUsers, CallerIdSet, Campaign,
     CampaignCreate, CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem,
     CampaignPatch, CampaignStatus, CampaignStrategy, DialLevelOverride, FieldErrorsBody, Health,
-    ListMetadata, Readiness, RemovedUser, SimpleError, User, UserList, UserSummary, VoiceMessage,
+    Lead, LeadInput, LeadList, LeadsImport, LeadsImportBody, ListMetadata, Readiness, RemovedUser,
+    SimpleError, User, UserList, UserSummary, VoiceMessage,
 };
 use crate::state::AppState;
 
@@ -186,6 +187,8 @@ impl Modify for Headers {
         crate::http::routes::users::list_campaign_users,
         crate::http::routes::users::assign_campaign_users,
         crate::http::routes::users::remove_campaign_user,
+        crate::http::routes::leads::import_campaign_leads,
+        crate::http::routes::leads::list_campaign_leads,
         openapi_json,
         crate::http::routes::health::healthz,
         crate::http::routes::health::readyz,
@@ -198,7 +201,7 @@ impl Modify for Headers {
         CampaignStrategy, CampaignFollowUpMode, DialLevelOverride, AmdVoicemailMessage,
         VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness, CampaignCreate,
         CampaignPatch, AmdVoicemailMessageInput, User, UserSummary, UserList, AddedUsers,
-        RemovedUser, AssignUsers
+        RemovedUser, AssignUsers, LeadInput, Lead, LeadList, LeadsImport, LeadsImportBody
     )),
     modifiers(&Security, &Headers),
 )]

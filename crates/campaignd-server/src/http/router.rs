@@ -25,6 +25,7 @@ use crate::http::extract::{IfNoneMatch, Path, PathSegments, Query};
 use crate::http::guard::{Answer, Caller};
 use crate::http::openapi::openapi_json;
 use crate::http::routes::campaigns::{self, GET_CAMPAIGN, LIST_CAMPAIGNS};
+use crate::http::routes::leads::{self, CAMPAIGN_LEADS};
 use crate::http::routes::manage::{self, PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
 use crate::http::routes::users::{self, CAMPAIGN_USER, CAMPAIGN_USERS, LIST_USERS};
 use crate::http::routes::{health, metrics};
@@ -45,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", CAMPAIGN_USERS),
     ("post", CAMPAIGN_USERS),
     ("delete", CAMPAIGN_USER),
+    ("get", CAMPAIGN_LEADS),
+    ("post", CAMPAIGN_LEADS),
     ("get", "/api/v4/openapi.json"),
     ("get", "/healthz"),
     ("get", "/metrics"),
@@ -61,6 +64,7 @@ pub(crate) const TEMPLATES: &[&str] = &[
     LIST_USERS,
     CAMPAIGN_USERS,
     CAMPAIGN_USER,
+    CAMPAIGN_LEADS,
     "/api/v4/openapi.json",
     "/healthz",
     "/metrics",
@@ -90,6 +94,10 @@ pub(crate) fn router(app: AppState) -> Router {
             get(users::list_campaign_users).post(users::assign_campaign_users),
         )
         .route(CAMPAIGN_USER, delete(users::remove_campaign_user))
+        .route(
+            CAMPAIGN_LEADS,
+            get(leads::list_campaign_leads).post(leads::import_campaign_leads),
+        )
         .route("/api/v4/openapi.json", get(openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

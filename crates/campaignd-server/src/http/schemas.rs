@@ -16,13 +16,14 @@
 )]
 
 use campaignd_model::{
-    AgentsThreshold, CampaignId, CampaignName, DialLevel, FollowUpMode, MaxDialAttempts,
-    MaxDialTime, MaxWaitTime, Method, Status, Strategy, VoiceMessageName,
+    AgentsThreshold, CampaignId, CampaignName, DialLevel, FollowUpMode, LeadPriority,
+    MAX_CONTEXT_HEADERS, MAX_LEADS_PER_IMPORT, MaxDialAttempts, MaxDialTime, MaxWaitTime, Method,
+    Status, Strategy, VoiceMessageName,
 };
 use campaignd_store::Page;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -622,6 +623,238 @@ fn user_ids() -> Schema {
 pub(crate) struct AssignUsers {
     #[schema(schema_with = user_ids)]
     user_ids: Vec<i64>,
+}
+
+/// A lead's number: 7-15 digits, country code first, no `+`.
+fn lead_phone_number() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[1-9][0-9]{6,14}$"))
+        .description(Some("7-15 digits, country code first, no `+`"))
+        .examples(["15551234567"])
+        .into()
+}
+
+/// `schema`, or `null`.
+fn nullable(schema: impl Into<RefOr<Schema>>, description: &str) -> Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(schema)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(description))
+        .into()
+}
+
+/// Text of at most `max` characters, no control characters, as a lead's
+/// name or source keeps it (`padded`: as sent, before trimming).
+fn lead_text(max: usize, padded: bool) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(max))
+        .pattern(Some(text_pattern(max, padded)))
+}
+
+fn lead_priority() -> Schema {
+    integer(
+        i64::from(LeadPriority::MIN),
+        i64::from(LeadPriority::MAX),
+        "Lower is called first; 500 when not given",
+    )
+}
+
+/// `{"X-Name": "value"}`: SIP header names starting with `X-`, string
+/// values without line breaks.
+fn context_headers() -> Schema {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[Xx]-[A-Za-z0-9.!%*_+`'~-]{1,62}$"));
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(1024))
+        .pattern(Some(format!(
+            "^{}*$",
+            class(
+                &[&[('\0', '\u{8}'), ('\u{a}', '\u{1f}'), ('\u{7f}', '\u{9f}')]],
+                true
+            )
+        )));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(name))
+        .additional_properties(Some(value))
+        .max_properties(Some(MAX_CONTEXT_HEADERS))
+        .description(Some(
+            "SIP headers sent on the lead's calls: names start with X- and are unique regardless of case",
+        ))
+        .into()
+}
+
+fn lead_source_input() -> Schema {
+    let text = || nullable(lead_text(2048, true), "");
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("system", text())
+        .property("url", text())
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some("Where the lead came from"))
+        .into()
+}
+
+/// A lead to import. Only `phone_number` is required. A lead that breaks
+/// a rule here is not refused: the import answers 200 and lists it under
+/// `rejected`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone_number": "15551234567", "name": "Ann", "priority": 10,
+    "source": {"system": "crm", "url": "https://crm.example/leads/1"},
+    "context_headers": {"X-Crm-Id": "1"}}))]
+pub(crate) struct LeadInput {
+    #[schema(schema_with = lead_phone_number)]
+    phone_number: String,
+    #[schema(schema_with = lead_name_input)]
+    name: Option<String>,
+    #[schema(schema_with = lead_source_input_nullable)]
+    source: Option<String>,
+    #[schema(schema_with = lead_priority_input)]
+    priority: Option<u16>,
+    #[schema(schema_with = active_input)]
+    active: Option<bool>,
+    #[schema(schema_with = context_headers_input)]
+    context_headers: Option<String>,
+}
+
+fn lead_name_input() -> Schema {
+    nullable(lead_text(255, true), "Who the number belongs to")
+}
+
+fn lead_source_input_nullable() -> Schema {
+    nullable(lead_source_input(), "Where the lead came from")
+}
+
+fn lead_priority_input() -> Schema {
+    nullable(lead_priority(), "Lower is called first; 500 when not given")
+}
+
+fn active_input() -> Schema {
+    nullable(
+        ObjectBuilder::new().schema_type(Type::Boolean),
+        "Whether the dialer calls it; true when not given",
+    )
+}
+
+fn context_headers_input() -> Schema {
+    nullable(context_headers(), "SIP headers sent on the lead's calls")
+}
+
+fn lead_source() -> Schema {
+    let text = || nullable(lead_text(2048, false), "");
+    let source = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("system", text())
+        .property("url", text())
+        .required("system")
+        .required("url")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    nullable(source, "Where the lead came from, or null")
+}
+
+fn lead_name() -> Schema {
+    nullable(
+        lead_text(255, false).min_length(Some(1)),
+        "Who the number belongs to, or null",
+    )
+}
+
+/// A lead as a campaign holds it.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone_number": "15551234567", "name": "Ann",
+    "source": {"system": "crm", "url": "https://crm.example/leads/1"}, "priority": 10,
+    "active": true, "context_headers": {"X-Crm-Id": "1"}, "created_at": "2026-01-15T10:30:00.000Z"}))]
+pub(crate) struct Lead {
+    #[schema(schema_with = lead_phone_number)]
+    phone_number: String,
+    #[schema(schema_with = lead_name, required)]
+    name: Option<String>,
+    #[schema(schema_with = lead_source, required)]
+    source: Option<String>,
+    #[schema(schema_with = lead_priority)]
+    priority: u16,
+    active: bool,
+    #[schema(schema_with = context_headers)]
+    context_headers: String,
+    #[schema(schema_with = timestamp)]
+    created_at: String,
+}
+
+fn lead_page() -> Schema {
+    ArrayBuilder::new()
+        .items(reference::<Lead>())
+        .max_items(Some(Page::MAX_LIMIT as usize))
+        .description(Some(
+            "At most `limit` leads, by priority, then import order",
+        ))
+        .into()
+}
+
+/// `{"leads": [...], "metadata": {"total": N}}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LeadList {
+    #[schema(schema_with = lead_page)]
+    leads: Vec<Lead>,
+    metadata: ListMetadata,
+}
+
+fn numbers_sent(description: &str) -> Schema {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .max_items(Some(MAX_LEADS_PER_IMPORT))
+        .description(Some(description))
+        .into()
+}
+
+fn created_numbers() -> Schema {
+    numbers_sent("Numbers now in the campaign, in request order")
+}
+
+fn duplicate_numbers() -> Schema {
+    numbers_sent(
+        "Numbers the campaign already held, or sent earlier in the request, in request order",
+    )
+}
+
+fn rejected_numbers() -> Schema {
+    let number = nullable(
+        ObjectBuilder::new().schema_type(Type::String),
+        "The phone_number sent (a JSON number as its digits), or null if none was usable",
+    );
+    ArrayBuilder::new()
+        .items(RefOr::T(number))
+        .max_items(Some(MAX_LEADS_PER_IMPORT))
+        .description(Some(
+            "Leads with an invalid number or field, in request order",
+        ))
+        .into()
+}
+
+/// What became of each lead of an import.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LeadsImport {
+    #[schema(schema_with = created_numbers)]
+    created: Vec<String>,
+    #[schema(schema_with = rejected_numbers)]
+    rejected: Vec<Option<String>>,
+    #[schema(schema_with = duplicate_numbers)]
+    duplicates: Vec<String>,
+}
+
+/// `{"leads_import": {...}}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"leads_import": {"created": ["15551234567"], "rejected": ["123"], "duplicates": []}}))]
+pub(crate) struct LeadsImportBody {
+    leads_import: LeadsImport,
 }
 
 /// `{"error": "..."}`

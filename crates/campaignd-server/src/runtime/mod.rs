@@ -1,8 +1,10 @@
 //! What a node keeps in memory beside storage: caches and their change
-//! watcher, the rate limiter, key-use batching and request metrics. Nothing
+//! watcher, the rate limiter, key-use batching, running lead imports and
+//! request metrics. Nothing
 //! here knows about HTTP routes or handlers.
 
 pub(crate) mod cache;
+pub(crate) mod import_claims;
 pub(crate) mod key_use;
 pub(crate) mod metrics;
 pub(crate) mod ratelimit;

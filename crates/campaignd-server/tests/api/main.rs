@@ -2,6 +2,7 @@
 //! and a server on port 0 (`campaignd-testkit`).
 
 mod hardening;
+mod leads;
 mod manage;
 mod openapi;
 mod read;

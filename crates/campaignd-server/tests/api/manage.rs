@@ -34,7 +34,7 @@ fn assert_error(reply: &Reply, status: u16, body: &str) {
 
 #[tokio::test]
 async fn a_campaign_is_created_driven_through_its_lifecycle_and_deleted() {
-    let (server, _, key) = server_with_manager().await;
+    let (server, center, key) = server_with_manager().await;
     let client = server.client(&key);
     let created = client
         .create_campaign(&json!({"name": "  Autumn  ", "dial_level": 2, "live": true}))
@@ -51,6 +51,20 @@ async fn a_campaign_is_created_driven_through_its_lifecycle_and_deleted() {
     let read = client.get_campaign(c.id).await.unwrap();
     assert_eq!(&read, c);
 
+    match client.start_campaign(c.id, None).await {
+        Err(Error::Conflict { errors }) => {
+            assert_eq!(
+                errors["users"],
+                ["cannot start a campaign without assigned users"]
+            );
+            assert_eq!(
+                errors["leads"],
+                ["cannot start a campaign without active leads"]
+            );
+        }
+        other => panic!("an unstaffed campaign does not start: {other:?}"),
+    }
+    server.staff(center, c.id).await;
     let started = client.start_campaign(c.id, None).await.unwrap();
     assert_eq!(started.campaign.status, Status::Active);
     assert!(started.campaign.updated_at > c.updated_at);
@@ -163,6 +177,7 @@ async fn reads_after_a_write_never_see_the_old_body() {
 async fn if_match_guards_every_write_and_if_none_match_answers_304() {
     let (server, center, key) = server_with_manager().await;
     server.import_example(center).await;
+    server.staff(center, 3).await;
     let client = server.client(&key);
     let get = server.get("/api/v4/campaigns/3", Some(&key)).await;
     let tag = get.header("etag").unwrap().to_owned();
@@ -436,6 +451,7 @@ async fn each_write_is_audited_with_its_key_and_request_id() {
         .await;
     assert_eq!(created.header("x-request-id"), Some("req-create-1"));
     let client = server.client(&key);
+    server.staff(center, 1).await;
     client.start_campaign(1, None).await.unwrap();
     assert!(matches!(
         client.start_campaign(1, None).await,
@@ -452,6 +468,8 @@ async fn each_write_is_audited_with_its_key_and_request_id() {
         })
         .await
         .unwrap();
+    // The test's own staffing went straight to the store, without a key.
+    let records: Vec<_> = records.iter().filter(|r| r.key_id.is_some()).collect();
     assert_eq!(
         records.len(),
         2,

@@ -1,11 +1,12 @@
 //! `serve --demo`: a `demo` contact center with the documented campaign 3
 //! and enough others to exercise every status, strategy, null and filter,
-//! and users staffing its active and paused campaigns.
+//! and users and leads for its active and paused campaigns, so that every
+//! lifecycle action can be tried on the seed.
 
 use anyhow::Context as _;
 use campaignd_model::{
-    ApiKeyToken, CampaignDocument, ContactCenterId, Scope, Status, SystemFields, UserDocument,
-    UserId,
+    ApiKeyToken, CampaignDocument, CampaignId, ContactCenterId, Lead, Scope, Status, SystemFields,
+    UserDocument, UserId,
 };
 use campaignd_store::{Page, Store, UserRecord, WriteContext};
 use serde_json::{Value, json};
@@ -75,7 +76,8 @@ fn demo_records() -> Vec<Value> {
             "amd_enabled": i % 2 == 0,
             "use_local_caller_id": i % 4 == 0,
             "asr_optimization_enabled": i % 3 == 1,
-            "live": i % 2 == 1,
+            // A campaign being dialled is live: only live ones take leads.
+            "live": i % 2 == 1 || matches!(status, Status::Active | Status::Paused),
             "created_at": format!("2026-02-{:02}T10:00:00.000Z", i + 1),
             "updated_at": format!("2026-03-{:02}T16:45:30.250Z", i + 1),
         });
@@ -127,9 +129,27 @@ fn demo_users() -> Vec<Value> {
     .collect()
 }
 
+/// Leads a staffed demo campaign gets: numbers in the fictional
+/// 555-01xx range, one of them inactive.
+fn demo_leads(campaign: CampaignId) -> Vec<Lead> {
+    (0..5)
+        .map(|k| {
+            let value = json!({
+                "phone_number": format!("1555010{:02}{:02}", campaign.get() % 100, k),
+                "name": format!("Demo lead {}", k + 1),
+                "priority": 100 * (k + 1),
+                "active": k != 4,
+                "source": {"system": "demo", "url": null},
+            });
+            Lead::parse(&value).expect("demo leads are valid")
+        })
+        .collect()
+}
+
 /// Gives the demo center its users (once) and staffs its active and
-/// paused campaigns with two each, so they can be started and paused.
-async fn seed_users(store: &dyn Store, center: ContactCenterId) -> anyhow::Result<()> {
+/// paused campaigns with two users and five leads each, so they can be
+/// started and paused.
+async fn seed_staff(store: &dyn Store, center: ContactCenterId) -> anyhow::Result<()> {
     if store.list_users(center, Page::default()).await?.total > 0 {
         return Ok(());
     }
@@ -161,6 +181,12 @@ async fn seed_users(store: &dyn Store, center: ContactCenterId) -> anyhow::Resul
                     )
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot staff demo campaign {}: {e}", c.id))?;
+                store
+                    .import_leads(WriteContext::default(), center, c.id, demo_leads(c.id))
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot give demo campaign {} leads: {e}", c.id)
+                    })?;
             }
         }
     }
@@ -189,7 +215,7 @@ pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             .await
             .context("cannot import the demo campaigns")?;
     }
-    seed_users(store, center.id).await?;
+    seed_staff(store, center.id).await?;
     // Each start prints a fresh key; the previous starts' keys are revoked so
     // that restarting the demo never runs into the 50-key limit.
     for old in store.list_api_keys(center.id).await? {
@@ -248,6 +274,12 @@ mod tests {
         assert!(
             docs.iter()
                 .any(|d| d.id.map(campaignd_model::CampaignId::get) == Some(3))
+        );
+        assert!(
+            docs.iter()
+                .filter(|d| matches!(d.status, Some(Status::Active | Status::Paused)))
+                .all(|d| d.settings.live),
+            "the campaigns that get leads take them"
         );
     }
 }

@@ -586,9 +586,10 @@ async fn the_audit_trail_lists_each_write_through_the_cli() {
     let key = server.manager(center).await;
     let client = server.client(&key);
     let a = client
-        .create_campaign(&serde_json::json!({"name": "A"}))
+        .create_campaign(&serde_json::json!({"name": "A", "live": true}))
         .await
         .unwrap();
+    server.staff(center, a.campaign.id).await;
     client.start_campaign(a.campaign.id, None).await.unwrap();
     client
         .create_campaign(&serde_json::json!({"name": "B"}))
@@ -626,12 +627,17 @@ async fn the_audit_trail_lists_each_write_through_the_cli() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["create", "start", "create"]);
-    assert_eq!(records[1]["status_before"], "draft");
-    assert_eq!(records[1]["status_after"], "active");
+    assert_eq!(
+        actions,
+        ["create", "assign_users", "import_leads", "start", "create"]
+    );
+    assert_eq!(records[3]["status_before"], "draft");
+    assert_eq!(records[3]["status_after"], "active");
+    // The test's staffing went straight to the store, with no key.
     assert!(
         records
             .iter()
+            .filter(|r| ["create", "start"].contains(&r["action"].as_str().unwrap()))
             .all(|r| r["key_id"].is_i64() && r["request_id"].is_string())
     );
     assert!(!all.contains(&key), "the key itself is never shown");
@@ -646,7 +652,7 @@ async fn the_audit_trail_lists_each_write_through_the_cli() {
     .await
     .unwrap()
     .ok();
-    assert_eq!(one.lines().count(), 3, "a header and two records: {one}");
+    assert_eq!(one.lines().count(), 5, "a header and four records: {one}");
     let since = records[2]["at"].as_str().unwrap().to_owned();
     let later = run(vec![
         "audit".into(),

@@ -227,6 +227,7 @@ async fn the_write_commands_drive_a_campaign_and_exit_with_the_documented_codes(
     let stale = campaignd(&server, &key, &["start", &id, "--if-match", &tag]).await;
     assert_eq!(stale.status.code(), Some(8), "{}", stderr(&stale));
     assert!(stderr(&stale).contains("the server answered 412: Precondition Failed"));
+    server.staff(center, campaign["id"].as_i64().unwrap()).await;
 
     for (command, code) in [
         ("start", 0),

@@ -4,6 +4,7 @@
 
 pub(crate) mod campaigns;
 pub(crate) mod health;
+pub(crate) mod leads;
 pub(crate) mod manage;
 pub(crate) mod metrics;
 pub(crate) mod users;
