@@ -245,6 +245,50 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: crate::cli::remote::Remote,
     },
+    /// List a campaign's leads through the API, by priority then import
+    /// order (remote; scope campaigns.read). One page, or --all.
+    ///
+    /// Exit status: 0 success, 4 no such campaign, 5 invalid paging, 3/6/1
+    /// as for the other commands.
+    Leads {
+        /// The campaign's id.
+        campaign_id: i64,
+        /// Page size, 1-100.
+        #[arg(long, conflicts_with = "all")]
+        limit: Option<u32>,
+        /// Leads to skip.
+        #[arg(long, conflicts_with = "all")]
+        offset: Option<u64>,
+        /// Every lead, walking all pages.
+        #[arg(long)]
+        all: bool,
+        /// Where the API is.
+        #[command(flatten)]
+        remote: crate::cli::remote::Remote,
+    },
+    /// Import leads into a live campaign through the API (remote; scope
+    /// campaigns.manage), in batches of up to 1000, each its own import.
+    ///
+    /// CSV columns: phone_number (required), name, priority, active,
+    /// source_system, source_url, and X-... columns as context headers;
+    /// empty cells are left out. JSON: the API's lead objects, one per line
+    /// or in an array. A lead the server rejects (a bad number or field) or
+    /// finds already in the campaign is counted, not an error; a batch the
+    /// server refuses stops the import, and what earlier batches did stays.
+    /// A batch sent while another import into the campaign runs is sent
+    /// again after 2 s, up to 5 times. With --json, prints every phone
+    /// number under created, rejected and duplicates.
+    ///
+    /// Exit status: 0 imported, 4 no such campaign, 7 the campaign is not
+    /// live, is stopped or completed, or stayed busy; 3/6/1 as for the other
+    /// commands.
+    #[command(after_help = "Example: campaignd import-leads 3 leads.csv
+
+leads.csv:
+  phone_number,name,priority,X-Crm-Id
+  15551230001,Ann,10,A-1
+  15551230002,Bo,,A-2")]
+    ImportLeads(crate::cli::leads::ImportLeadsArgs),
     /// List the audit trail of a contact center's campaign writes, oldest
     /// first (on this node's database).
     ///

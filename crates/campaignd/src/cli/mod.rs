@@ -7,7 +7,10 @@ mod args;
 mod config;
 mod db;
 mod demo;
+mod input;
+mod leads;
 mod output;
+mod records;
 mod remote;
 mod serve;
 
@@ -48,6 +51,16 @@ pub(crate) fn main() -> ExitCode {
         } => block_on(0, async move {
             remote::users(&remote, campaign, (limit, offset), all).await
         }),
+        Command::Leads {
+            campaign_id,
+            limit,
+            offset,
+            all,
+            remote,
+        } => block_on(0, async move {
+            leads::list(&remote, campaign_id, (limit, offset), all).await
+        }),
+        Command::ImportLeads(args) => block_on(0, async move { leads::import(&args).await }),
         Command::Assign {
             campaign_id,
             user_ids,
@@ -173,6 +186,8 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         | Command::Stop { .. }
         | Command::Users { .. }
         | Command::Assign { .. }
+        | Command::Leads { .. }
+        | Command::ImportLeads(_)
         | Command::Unassign { .. } => unreachable!("not an admin command"),
         Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,

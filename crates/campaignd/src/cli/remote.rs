@@ -1,5 +1,6 @@
 //! The remote commands (`get`, `list`, `create`, `update`, `delete`,
-//! `start`, `pause`, `stop`, `users`, `assign`, `unassign`): the API over HTTP through `campaignd-client`,
+//! `start`, `pause`, `stop`, `users`, `assign`, `unassign`; the lead
+//! commands are in `leads`): the API over HTTP through `campaignd-client`,
 //! against campaignd or hosted Voiso.
 
 use std::fmt::Write as _;
@@ -54,7 +55,7 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let mut builder = Client::builder().api_key(&self.api_key);
         builder = match (&self.base_url, &self.cluster_id) {
             (Some(url), _) => builder.base_url(url),
@@ -135,7 +136,8 @@ impl RemoteError {
     }
 }
 
-fn remote(error: Error) -> anyhow::Error {
+/// `error` as a command's failure, with its exit status.
+pub(crate) fn remote(error: Error) -> anyhow::Error {
     RemoteError { error }.into()
 }
 

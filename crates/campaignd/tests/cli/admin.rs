@@ -738,3 +738,87 @@ fn users_import_all_or_nothing_and_list() {
         "users.read is a scope keys can hold"
     );
 }
+
+/// Phone numbers are personal data: whatever the server does with them,
+/// accepted, rejected, duplicated, refused or listed, none reaches its log,
+/// even at debug level.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_never_holds_a_phone_number() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let db = db();
+    let log_path = db.file("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("CAMPAIGND_DATABASE_URL", db.url())
+        .env("CAMPAIGND_LOG", "debug")
+        .current_dir(db.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("campaignd is listening on http://")
+        .unwrap()
+        .to_owned();
+    let key = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("demo API key: ")
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let post = |campaign: &str, body: String| {
+        http.post(format!("http://{addr}/api/v4/campaigns/{campaign}/leads"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let numbers = ["15557770001", "15557770002", "+15557770003", "1555777"];
+    let batch = serde_json::json!([
+        {"phone_number": numbers[0], "name": "Private Person"},
+        {"phone_number": numbers[1], "priority": 5000},
+        {"phone_number": numbers[2]},
+        {"phone_number": numbers[3]},
+        {"phone_number": numbers[0]},
+    ])
+    .to_string();
+    // Campaign 3 is active and live: it takes leads.
+    let ok = post("3", batch.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains(numbers[0]));
+    // Refused: a campaign that does not exist, a body that is not JSON.
+    assert_eq!(post("999", batch.clone()).await.unwrap().status(), 404);
+    let broken = format!("[{{\"phone_number\": \"{}\"", numbers[0]);
+    assert_eq!(post("3", broken).await.unwrap().status(), 400);
+    let listed = http
+        .get(format!("http://{addr}/api/v4/campaigns/3/leads"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.text().await.unwrap().contains(numbers[0]));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("/api/v4/campaigns/{campaign_id}/leads"),
+        "the requests were logged: {log}"
+    );
+    for number in numbers {
+        assert!(!log.contains(number), "{number} is in the log:\n{log}");
+    }
+    assert!(!log.contains("Private Person"));
+}

@@ -310,3 +310,120 @@ async fn the_user_commands_list_assign_and_unassign() {
     let gone = campaignd(&server, &key, &["unassign", "3", "1"]).await;
     assert_eq!(gone.status.code(), Some(4));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_leads_sends_csv_and_ndjson_in_batches_and_sums_up() {
+    let server = TestServer::start().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    server.staff(center, 3).await;
+    let key = server.manager(center).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // 2500 rows: three requests. Row 7 has a bad number, row 8 repeats
+    // row 1, and the staffing lead (15550100001) is already there.
+    let mut csv = String::from("phone_number,name,priority,active,source_system,X-Crm-Id\n");
+    for i in 0..2500 {
+        let number = match i {
+            7 => "12".to_owned(),
+            8 => "15550000000".to_owned(),
+            9 => "15550100001".to_owned(),
+            _ => format!("1555{i:07}"),
+        };
+        csv.push_str(&format!(
+            "{number},Lead {i},{},yes,crm,C-{i}\n",
+            1 + i % 1000
+        ));
+    }
+    let path = dir.path().join("leads.csv");
+    std::fs::write(&path, csv).unwrap();
+    let out = campaignd(
+        &server,
+        &key,
+        &["import-leads", "3", path.to_str().unwrap(), "--json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("2497 created, 1 rejected, 2 duplicates (2500 lead(s) in 3 request(s))"),
+        "{}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["leads_import"]["rejected"], json!(["12"]));
+    assert_eq!(
+        report["leads_import"]["duplicates"],
+        json!(["15550000000", "15550100001"])
+    );
+    let first = server
+        .client(&key)
+        .list_leads(3, Some(1), None)
+        .await
+        .unwrap();
+    assert_eq!(first.total, 2498);
+    let lead = &first.leads[0];
+    assert_eq!((lead.priority, lead.name.as_deref()), (1, Some("Lead 0")));
+    assert_eq!(lead.context_headers["X-Crm-Id"], "C-0");
+    assert_eq!(lead.source.as_ref().unwrap().system.as_deref(), Some("crm"));
+
+    let ndjson = dir.path().join("more.ndjson");
+    std::fs::write(
+        &ndjson,
+        "{\"phone_number\": \"15559999991\"}\n\n{\"phone_number\": \"15559999992\", \"active\": false}\n",
+    )
+    .unwrap();
+    let out = campaignd(
+        &server,
+        &key,
+        &["import-leads", "3", ndjson.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 created, 0 rejected, 0 duplicates"),
+        "{}",
+        stderr(&out)
+    );
+
+    let listed = campaignd(&server, &key, &["leads", "3", "--limit", "2"]).await;
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).contains("PHONE NUMBER"),
+        "{}",
+        stdout(&listed)
+    );
+    assert!(
+        stderr(&listed).contains("2 of 2500 lead(s)"),
+        "{}",
+        stderr(&listed)
+    );
+
+    let bad_column = dir.path().join("bad.csv");
+    std::fs::write(&bad_column, "phone,name\n15551234567,A\n").unwrap();
+    let out = campaignd(
+        &server,
+        &key,
+        &["import-leads", "3", bad_column.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown CSV column(s) phone"),
+        "{}",
+        stderr(&out)
+    );
+
+    let missing = campaignd(
+        &server,
+        &key,
+        &["import-leads", "99", ndjson.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(4), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("stopped after 0 created"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -1,20 +1,20 @@
 //! `campaignd campaign import|export`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use campaignd_model::{CampaignDocument, CampaignView, SystemFields};
 use campaignd_server::shutdown_signal;
-use campaignd_store::{IMPORT_BATCH, ImportRecord, Progress, Store};
-use indicatif::{ProgressBar, ProgressStyle};
+use campaignd_store::{IMPORT_BATCH, ImportRecord, Store};
+use indicatif::ProgressBar;
 
 use crate::cli::admin::center;
-use crate::cli::admin::records::{Position, Record, Records};
 use crate::cli::args::{ExportArgs, ImportArgs};
+use crate::cli::input::{open_input, progress_bar, spinner};
+use crate::cli::records::{Position, Record, Records};
 
 /// Most problems printed before the rest are only counted.
 const MAX_PROBLEMS_SHOWN: usize = 100;
@@ -69,21 +69,6 @@ fn read_records(
     Ok(())
 }
 
-/// The input, buffered, and its length when it is a file.
-pub(super) fn open_input(path: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
-    const BUFFER: usize = 256 * 1024;
-    if path.as_os_str() == "-" {
-        return Ok((
-            Box::new(BufReader::with_capacity(BUFFER, std::io::stdin())),
-            None,
-        ));
-    }
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let len = file.metadata().ok().map(|m| m.len());
-    Ok((Box::new(BufReader::with_capacity(BUFFER, file)), len))
-}
-
 /// The problems an import found: the first [`MAX_PROBLEMS_SHOWN`] kept for
 /// printing, the rest counted.
 #[derive(Default)]
@@ -111,25 +96,6 @@ impl Problems {
             eprintln!("  ... and {} more", self.count - self.shown.len());
         }
     }
-}
-
-fn progress_bar(len: Option<u64>, template: &str) -> ProgressBar {
-    let bar = len.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
-    let template = if len.is_some() {
-        format!("{template} {{bar:40}} {{percent}}% ({{eta}} left)")
-    } else {
-        format!("{template} {{spinner}} {{elapsed}}")
-    };
-    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
-    bar
-}
-
-/// A spinner for work of unknown length, and the store progress callback
-/// that turns it.
-pub(super) fn spinner(what: &str) -> (ProgressBar, Progress) {
-    let bar = progress_bar(None, what);
-    let sink = bar.clone();
-    (bar, Arc::new(move |_| sink.tick()))
 }
 
 /// How an import's read-and-stage loop ended.

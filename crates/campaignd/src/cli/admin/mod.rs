@@ -4,7 +4,6 @@ pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub(crate) mod centers;
 pub(crate) mod keys;
-mod records;
 pub(crate) mod users;
 
 use anyhow::Context as _;

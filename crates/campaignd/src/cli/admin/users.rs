@@ -5,11 +5,12 @@ use anyhow::Context as _;
 use campaignd_model::{ContactCenterName, UserDocument};
 use campaignd_store::{Page, Store, StoreError, UserRecord};
 
-use crate::cli::admin::campaigns::{Problems, open_input, spinner};
+use crate::cli::admin::campaigns::Problems;
 use crate::cli::admin::center;
-use crate::cli::admin::records::{Record, Records};
 use crate::cli::args::{UserImportArgs, UserListArgs};
+use crate::cli::input::{open_input, progress_bar};
 use crate::cli::output::print_table;
+use crate::cli::records::{Record, Records};
 
 fn center_name(name: &str) -> anyhow::Result<ContactCenterName> {
     name.parse().map_err(|e| anyhow::anyhow!("--center: {e}"))
@@ -43,7 +44,9 @@ pub(crate) async fn import(store: &dyn Store, args: &UserImportArgs) -> anyhow::
         problems.report();
         anyhow::bail!("{} problem(s); nothing was imported", problems.count);
     }
-    let (bar, progress) = spinner("importing users");
+    let bar = progress_bar(Some(records.len() as u64), "importing users");
+    let sink = bar.clone();
+    let progress: campaignd_store::Progress = std::sync::Arc::new(move |n| sink.set_position(n));
     let result = store.import_users(center.id, records, Some(progress)).await;
     bar.finish_and_clear();
     match result {
