@@ -3,7 +3,8 @@
 serial durable-commit rate, measured in the same run.
 
 The server under test is pinned to CPU 0 and wrk to CPU 1, 64 connections,
-over 10,000 campaigns of one contact center:
+over 10,000 live campaigns of one contact center, each staffed with a user
+and a lead so that it may start:
 
   * half the requests PATCH a campaign ({"max_dial_attempts": n});
   * half drive another campaign through start and pause, in turn.
@@ -119,6 +120,21 @@ def pause_all(port, key):
     conn.close()
 
 
+def staff_all(port, key):
+    """Gives every campaign what start needs: user 1 and a lead."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for n in range(1, CAMPAIGNS + 1):
+        for path, body in ((f"/api/v4/campaigns/{n}/users", {"user_ids": [1]}),
+                           (f"/api/v4/campaigns/{n}/leads", [{"phone_number": f"1555{n:07d}"}])):
+            conn.request("POST", path, body=json.dumps(body), headers=headers)
+            reply = conn.getresponse()
+            reply.read()
+            if reply.status != 200:
+                raise SystemExit(f"staffing the campaigns: {path} answered {reply.status}")
+    conn.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
@@ -139,9 +155,11 @@ def main():
         db = os.path.join(work, "bench.db")
         env = dict(os.environ, CAMPAIGND_DATABASE_URL=f"sqlite://{db}")
         run(binary, "center", "create", "bench", env=env)
-        records = "".join(json.dumps({"name": f"w{i:05d}", "status": "paused"}) + "\n"
+        records = "".join(json.dumps({"name": f"w{i:05d}", "status": "paused", "live": True}) + "\n"
                           for i in range(1, CAMPAIGNS + 1))
         run(binary, "campaign", "import", "--center", "bench", "-", env=env, stdin=records)
+        run(binary, "user", "import", "--center", "bench", "-", env=env,
+            stdin=json.dumps({"id": 1, "name": "Bench Agent", "email": "agent@bench.example"}) + "\n")
         key = run(binary, "key", "create", "--center", "bench", "--scope", "campaigns.manage", env=env).strip()
         script = os.path.join(work, "writes.lua")
         with open(script, "w") as f:
@@ -154,6 +172,7 @@ def main():
              "--write-rate-limit-per-second", "1000000", "--write-rate-limit-burst", "1000000"],
             env=dict(env, CAMPAIGND_LOG="warn"), stdout=subprocess.DEVNULL)
         wait_http(port)
+        staff_all(port, key)
         # Warm-up: every campaign visited once, the statements prepared.
         wrk(port, script, 2)
         pause_all(port, key)
