@@ -620,7 +620,8 @@ impl Client {
     }
 
     /// Add leads to a campaign (scope `campaigns.manage`): 1–1000 leads,
-    /// each a [`NewLead`] or any value that serializes to the lead object.
+    /// each a [`NewLead`](crate::NewLead) or any value that serializes to the
+    /// lead object.
     /// Answers what became of each, by the phone numbers sent: created,
     /// rejected (an invalid number or field) or a duplicate. Only a live
     /// campaign that is not stopped or completed takes leads; that, and an
