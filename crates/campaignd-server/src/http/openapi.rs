@@ -25,8 +25,8 @@ use crate::http::schemas::{
     AddedUsers, AmdVoicemailMessage, AmdVoicemailMessageInput, AssignUsers, CallerIdSet, Campaign,
     CampaignCreate, CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem,
     CampaignPatch, CampaignStatus, CampaignStrategy, DialLevelOverride, FieldErrorsBody, Health,
-    Lead, LeadInput, LeadList, LeadsImport, LeadsImportBody, ListMetadata, Readiness, RemovedUser,
-    SimpleError, User, UserList, UserSummary, VoiceMessage,
+    Lead, LeadBatch, LeadInput, LeadList, LeadsImport, LeadsImportBody, ListMetadata, Readiness,
+    RemovedUser, SimpleError, User, UserList, UserSummary, VoiceMessage,
 };
 use crate::state::AppState;
 
@@ -168,6 +168,37 @@ impl Modify for Headers {
     }
 }
 
+/// Links between operations: what an answer's ids are for. A client (or a
+/// test generator) follows them instead of guessing, as one might from a
+/// request's `user_ids` to a path's `{user_id}`.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(item) = openapi
+            .paths
+            .paths
+            .get_mut("/api/v4/campaigns/{campaign_id}/users")
+        else {
+            return;
+        };
+        let Some(RefOr::T(ok)) = item
+            .post
+            .as_mut()
+            .and_then(|op| op.responses.responses.get_mut("200"))
+        else {
+            return;
+        };
+        let remove = utoipa::openapi::link::LinkBuilder::new()
+            .operation_id("remove_campaign_user")
+            .parameter("campaign_id", "$request.path.campaign_id")
+            .parameter("user_id", "$response.body#/added_users/0/id")
+            .description("Remove the first user this call assigned")
+            .build();
+        ok.links.insert("RemoveAddedUser".into(), RefOr::T(remove));
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -201,9 +232,10 @@ impl Modify for Headers {
         CampaignStrategy, CampaignFollowUpMode, DialLevelOverride, AmdVoicemailMessage,
         VoiceMessage, CallerIdSet, SimpleError, FieldErrorsBody, Health, Readiness, CampaignCreate,
         CampaignPatch, AmdVoicemailMessageInput, User, UserSummary, UserList, AddedUsers,
-        RemovedUser, AssignUsers, LeadInput, Lead, LeadList, LeadsImport, LeadsImportBody
+        RemovedUser, AssignUsers, LeadBatch, LeadInput, Lead, LeadList, LeadsImport,
+        LeadsImportBody
     )),
-    modifiers(&Security, &Headers),
+    modifiers(&Security, &Headers, &Links),
 )]
 struct ApiDoc;
 

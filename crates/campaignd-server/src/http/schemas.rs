@@ -722,6 +722,24 @@ pub(crate) struct LeadInput {
     context_headers: Option<String>,
 }
 
+/// An import body: a bare array of 1 to 1000 leads.
+pub(crate) struct LeadBatch;
+
+impl PartialSchema for LeadBatch {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(reference::<LeadInput>())
+            .min_items(Some(1))
+            .max_items(Some(MAX_LEADS_PER_IMPORT))
+            .description(Some(
+                "1 to 1000 leads; each is judged alone, and one that breaks the lead rules is rejected, not the request",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for LeadBatch {}
+
 fn lead_name_input() -> Schema {
     nullable(lead_text(255, true), "Who the number belongs to")
 }

@@ -58,8 +58,7 @@ fn in_progress() -> ApiError {
 /// Add leads to a campaign: each lead is created, rejected or a duplicate.
 #[utoipa::path(post, path = "/api/v4/campaigns/{campaign_id}/leads", tag = "leads", operation_id = "import_campaign_leads",
     params(crate::http::schemas::CampaignIdPath),
-    request_body(content = Vec<crate::http::schemas::LeadInput>, content_type = "application/json",
-        description = "1 to 1000 leads"),
+    request_body(content = crate::http::schemas::LeadBatch, content_type = "application/json"),
     security(("bearer" = ["campaigns.manage"])),
     responses(
         (status = 200, description = "What became of each lead, by the phone numbers sent, in request order", body = crate::http::schemas::LeadsImportBody),
