@@ -71,13 +71,21 @@ def serial_commit_ms(directory, seconds=2.0):
     return (time.monotonic() - start) * 1000 / n
 
 
-def body(campaign, batch):
-    """1000 leads with numbers no other batch uses: 1 CCC BBBB III."""
-    return json.dumps([
-        {"phone_number": f"1{campaign:03d}{batch:04d}{i:03d}", "name": f"Lead {i}",
-         "priority": 1 + i % 1000, "context_headers": {"X-Batch": str(batch)}}
-        for i in range(BATCH)
-    ]).encode()
+SHAPES = ("spread", "default")
+
+
+def body(campaign, batch, shape="spread"):
+    """1000 leads with numbers no other batch uses (1 CCC BBBB III, so in
+    order within a batch). `spread` gives them every priority from 1 to
+    1000, so each lands in a different part of the priority index; `default`
+    leaves priority out (500 for all), as a plain list of numbers is sent."""
+    def lead(i):
+        value = {"phone_number": f"1{campaign:03d}{batch:04d}{i:03d}", "name": f"Lead {i}",
+                 "context_headers": {"X-Batch": str(batch)}}
+        if shape == "spread":
+            value["priority"] = 1 + i % 1000
+        return value
+    return json.dumps([lead(i) for i in range(BATCH)]).encode()
 
 
 class Api:
@@ -103,6 +111,7 @@ def percentile(values, p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=10, help="seconds of the throughput run")
+    ap.add_argument("--shape", choices=SHAPES, default="spread", help="the leads' priorities (see body())")
     ap.add_argument("--campaignd", help="the campaignd binary to measure (default: build this tree's)")
     args = ap.parse_args()
     if shutil.which("taskset") is None:
@@ -126,14 +135,15 @@ def main():
         server = subprocess.Popen(
             ["taskset", "-c", "0", binary, "serve", "--listen", f"127.0.0.1:{port}",
              "--write-rate-limit-per-second", "1000000", "--write-rate-limit-burst", "1000000"],
-            env=dict(env, CAMPAIGND_LOG="warn"), stdout=subprocess.DEVNULL)
+            env=dict(env, CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "warn")), stdout=subprocess.DEVNULL,
+            stderr=open(os.environ["LEAD_BENCH_LOG"], "w") if "LEAD_BENCH_LOG" in os.environ else None)
         wait_http(port)
 
         print(f"filling campaign 1 with {PREFILL:,} leads ...", file=sys.stderr)
         api = Api(port, key)
         for b in range(PREFILL // BATCH):
-            api.post("/api/v4/campaigns/1/leads", body(1, b))
-        bodies = [body(1, PREFILL // BATCH + i) for i in range(MEASURED)]
+            api.post("/api/v4/campaigns/1/leads", body(1, b, args.shape))
+        bodies = [body(1, PREFILL // BATCH + i, args.shape) for i in range(MEASURED)]
         latencies = []
         for payload in bodies:
             start = time.perf_counter()
@@ -144,22 +154,22 @@ def main():
 
         print(f"{CLIENTS} clients importing for {args.duration}s ...", file=sys.stderr)
         created = [0] * CLIENTS
-        stop = time.monotonic() + args.duration
         # Bodies for 100 imports/s made ahead; a client that needs more
         # makes them as it goes.
         per_client = int(args.duration * 100 / CLIENTS) + 2
-        payloads = [[body(c + 2, b) for b in range(per_client)] for c in range(CLIENTS)]
+        payloads = [[body(c + 2, b, args.shape) for b in range(per_client)] for c in range(CLIENTS)]
 
         def client(c):
             mine = Api(port, key)
             b = 0
             while time.monotonic() < stop:
-                payload = payloads[c][b] if b < per_client else body(c + 2, b)
+                payload = payloads[c][b] if b < per_client else body(c + 2, b, args.shape)
                 created[c] += len(mine.post(f"/api/v4/campaigns/{c + 2}/leads", payload)["leads_import"]["created"])
                 b += 1
 
         threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
         begun = time.monotonic()
+        stop = begun + args.duration
         for t in threads:
             t.start()
         for t in threads:
@@ -168,7 +178,7 @@ def main():
         rate = sum(created) / elapsed
 
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-        print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, clients on CPU 1")
+        print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, clients on CPU 1; priorities: {args.shape}")
         print(f"serial durable commit (write + fdatasync, 4 KiB): {commit_ms:.2f} ms")
         print(f"1000-lead import into a campaign of {PREFILL:,}+ leads, {MEASURED} in a row: "
               f"p50 {p50:.1f} ms  p99 {p99:.1f} ms  ({p50 / commit_ms:.1f}x and {p99 / commit_ms:.1f}x "

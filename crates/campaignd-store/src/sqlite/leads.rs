@@ -73,7 +73,7 @@ pub(super) fn import(
         let inserted = insert.execute(params![
             center.get(),
             campaign.get(),
-            lead.phone_number.as_str(),
+            number_key(&lead.phone_number),
             lead.name,
             lead.source.as_ref().map(source_json),
             lead.priority.get(),
@@ -103,10 +103,19 @@ pub(super) fn import(
     Ok(outcome)
 }
 
+/// A number as stored: its digits as an integer (15 digits fit, and none
+/// starts with 0, so nothing is lost).
+fn number_key(number: &PhoneNumber) -> i64 {
+    number
+        .as_str()
+        .parse()
+        .expect("a phone number is at most 15 digits")
+}
+
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LeadRecord> {
     let phone_number: PhoneNumber = row
-        .get_ref(0)?
-        .as_str()?
+        .get::<_, i64>(0)?
+        .to_string()
         .parse()
         .map_err(|_| corrupt(0, "lead phone number"))?;
     let source = row
