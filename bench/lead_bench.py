@@ -28,6 +28,8 @@ import tempfile
 import threading
 import time
 
+from write_bench import run, serial_commit_rate, wait_http
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFILL = 100_000
 BATCH = 1000
@@ -35,40 +37,9 @@ MEASURED = 50
 CLIENTS = 16
 
 
-def run(*args, env=None, stdin=None):
-    return subprocess.run(args, env=env, input=stdin, check=True, capture_output=True, text=True).stdout
-
-
-def wait_http(port, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.01)
-    raise SystemExit(f"port {port} never answered /healthz")
-
-
 def serial_commit_ms(directory, seconds=2.0):
     """Milliseconds per durable 4 KiB append, one fdatasync each."""
-    path = os.path.join(directory, "fsync-probe")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    block = b"x" * 4096
-    n = 0
-    start = time.monotonic()
-    try:
-        while time.monotonic() - start < seconds:
-            os.write(fd, block)
-            os.fdatasync(fd)
-            n += 1
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return (time.monotonic() - start) * 1000 / n
+    return 1000 / serial_commit_rate(directory, seconds)
 
 
 SHAPES = ("spread", "default")

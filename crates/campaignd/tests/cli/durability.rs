@@ -166,3 +166,136 @@ async fn every_acknowledged_write_survives_a_sigkill() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Imports one batch after another into its own campaign until the server
+/// dies; answers the batches acknowledged.
+async fn importer(http: reqwest::Client, base: String, key: String, campaign: i64) -> Vec<u32> {
+    let mut acked = Vec::new();
+    for batch in 0u32.. {
+        let leads: Vec<Value> = (0..1000)
+            .map(|i| json!({ "phone_number": format!("1{campaign:02}{batch:05}{i:03}") }))
+            .collect();
+        let Ok(reply) = http
+            .post(format!("{base}/api/v4/campaigns/{campaign}/leads"))
+            .header("authorization", format!("Bearer {key}"))
+            .json(&leads)
+            .send()
+            .await
+        else {
+            break;
+        };
+        if reply.status() != 200 {
+            break;
+        }
+        if reply.json::<Value>().await.is_err() {
+            break;
+        }
+        acked.push(batch);
+    }
+    acked
+}
+
+/// A lead import is one transaction: killed at any moment, the server
+/// comes back with each batch whole or absent, and every acknowledged one
+/// whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_lead_import_leaves_each_batch_whole_or_absent() {
+    let db = support::db();
+    db.run(&["center", "create", "acme"]).ok();
+    let campaigns: String = (1..=4)
+        .map(|i| json!({"name": format!("C{i}"), "live": true}).to_string() + "\n")
+        .collect();
+    db.run_with_stdin(
+        &["campaign", "import", "--center", "acme", "-"],
+        Some(campaigns.as_bytes()),
+    )
+    .ok();
+    let key = db
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.read",
+            "--scope",
+            "campaigns.manage",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let (mut server, base) = serve(&db.url());
+    let http = reqwest::Client::new();
+    let importers: Vec<_> = (1..=4)
+        .map(|c| tokio::spawn(importer(http.clone(), base.clone(), key.clone(), c)))
+        .collect();
+    // Killed once imports are flowing, wherever they are.
+    let probe = format!("{base}/api/v4/campaigns/1/leads?limit=1");
+    let started = std::time::Instant::now();
+    loop {
+        let total = http
+            .get(&probe)
+            .header("authorization", format!("Bearer {key}"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["metadata"]["total"]
+            .as_u64()
+            .unwrap();
+        if total >= 3000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "the imports stalled at {total}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut acked = Vec::new();
+    for i in importers {
+        acked.push(i.await.unwrap());
+    }
+
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    for (campaign, acked) in (1i64..).zip(&acked) {
+        // Each batch's numbers share their first nine digits.
+        let mut per_batch = conn
+            .prepare(
+                "SELECT phone_number / 1000, count(*) FROM leads WHERE campaign_id = ?1
+                 GROUP BY phone_number / 1000",
+            )
+            .unwrap();
+        let counts: Vec<(i64, i64)> = per_batch
+            .query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (prefix, count) in &counts {
+            assert_eq!(
+                *count, 1000,
+                "campaign {campaign}: batch {prefix} is partial"
+            );
+        }
+        assert!(
+            counts.len() >= acked.len() && counts.len() <= acked.len() + 1,
+            "campaign {campaign}: {} batches stored, {} acknowledged",
+            counts.len(),
+            acked.len()
+        );
+        for batch in acked {
+            let prefix = format!("1{campaign:02}{batch:05}").parse::<i64>().unwrap();
+            assert!(
+                counts.iter().any(|(p, _)| *p == prefix),
+                "campaign {campaign}: acknowledged batch {batch} is gone"
+            );
+        }
+    }
+}
