@@ -315,6 +315,24 @@ pub(crate) enum UserCommand {
     Import(UserImportArgs),
     /// List a contact center's users by id.
     List(UserListArgs),
+    /// Remove a user from a contact center, and so from every campaign it
+    /// staffs. A campaign it leaves without users stays as it is (an
+    /// active one keeps dialing); it cannot start again until staffed.
+    ///
+    /// Exit status: 0 removed, 1 no such user (or center).
+    #[command(after_help = "Example: campaignd user delete --center acme 42")]
+    Delete(UserDeleteArgs),
+}
+
+/// Arguments of `campaignd user delete`.
+#[derive(Debug, Args)]
+pub(crate) struct UserDeleteArgs {
+    /// The contact center's name.
+    #[arg(long)]
+    pub(crate) center: String,
+    /// The user's id.
+    #[arg(value_name = "USER_ID")]
+    pub(crate) user_id: i64,
 }
 
 /// Arguments of `campaignd user import`.

@@ -192,6 +192,7 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,
         Command::User(UserCommand::List(args)) => admin::users::list(store, &args).await,
+        Command::User(UserCommand::Delete(args)) => admin::users::delete(store, &args).await,
         Command::Migrate => {
             if report.applied.is_empty() {
                 println!("{url}: schema is up to date (version {})", report.current);

@@ -737,6 +737,17 @@ fn users_import_all_or_nothing_and_list() {
         key.trim().starts_with("cmpd_"),
         "users.read is a scope keys can hold"
     );
+    let deleted = db.run(&["user", "delete", "--center", "acme", "7"]);
+    assert_eq!(deleted.code(), 0, "{}", deleted.stderr());
+    let left = db.run(&["user", "list", "--center", "acme", "--json"]).ok();
+    assert_eq!(left.lines().count(), 1, "{left}");
+    let again = db.run(&["user", "delete", "--center", "acme", "7"]);
+    assert_eq!(again.code(), 1);
+    assert!(
+        again.stderr().contains("has no user 7"),
+        "{}",
+        again.stderr()
+    );
 }
 
 /// Phone numbers are personal data: whatever the server does with them,

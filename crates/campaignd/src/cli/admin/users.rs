@@ -7,7 +7,7 @@ use campaignd_store::{Page, Store, StoreError, UserRecord};
 
 use crate::cli::admin::campaigns::Problems;
 use crate::cli::admin::center;
-use crate::cli::args::{UserImportArgs, UserListArgs};
+use crate::cli::args::{UserDeleteArgs, UserImportArgs, UserListArgs};
 use crate::cli::input::{open_input, progress_bar};
 use crate::cli::output::print_table;
 use crate::cli::records::{Record, Records};
@@ -98,5 +98,25 @@ pub(crate) async fn list(store: &dyn Store, args: &UserListArgs) -> anyhow::Resu
         print_table(&["ID", "NAME", "EMAIL"], &rows)?;
         eprintln!("{} user(s)", rows.len());
     }
+    Ok(())
+}
+
+/// Deletes a user of a center, and with it every assignment it has.
+pub(crate) async fn delete(store: &dyn Store, args: &UserDeleteArgs) -> anyhow::Result<()> {
+    let center = center(store, &center_name(&args.center)?).await?;
+    let Some(id) = campaignd_model::UserId::new(args.user_id) else {
+        anyhow::bail!("USER_ID must be a positive integer");
+    };
+    if !store
+        .delete_user(center.id, id)
+        .await
+        .context("cannot delete the user")?
+    {
+        anyhow::bail!("{:?} has no user {id}", center.name.as_str());
+    }
+    eprintln!(
+        "deleted user {id} of {:?} and its assignments",
+        center.name.as_str()
+    );
     Ok(())
 }
