@@ -60,7 +60,7 @@ pub(crate) struct App {
     /// Request counts and latencies for `/metrics`.
     pub(crate) metrics: Metrics,
     /// Lead imports running on this node.
-    pub(crate) lead_imports: ImportClaims,
+    pub(crate) lead_imports: Arc<ImportClaims>,
     /// The served OpenAPI document, built on first request (it depends
     /// only on the build and the configuration).
     pub(crate) openapi: std::sync::OnceLock<bytes::Bytes>,
@@ -99,7 +99,7 @@ impl AppState {
             write_limit_header: HeaderValue::from(config.write_quota.burst.get()),
             key_use: KeyUse::default(),
             metrics: Metrics::default(),
-            lead_imports: ImportClaims::default(),
+            lead_imports: Arc::default(),
             openapi: std::sync::OnceLock::new(),
             store,
             config,

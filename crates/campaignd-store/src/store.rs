@@ -311,7 +311,7 @@ pub trait LeadStore: Send + Sync + 'static {
     /// campaign holds its number already or an earlier lead of `leads`
     /// has it. Answers both lists in the order given. `NotFound` if the
     /// campaign does not exist; `Conflict` unless it is `live` and not
-    /// `stopping`, `stopped` or `completed`. Audited as `import_leads`.
+    /// `stopped` or `completed`. Audited as `import_leads`.
     ///
     /// Imports into one campaign are not refused here: callers serialise
     /// them (SPEC §10) and the store keeps concurrent ones correct.

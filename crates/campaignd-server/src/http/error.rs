@@ -27,6 +27,8 @@ pub(crate) enum ApiError {
     Conflict(FieldErrors),
     /// 412: `If-Match` names a tag that is not the current one.
     PreconditionFailed,
+    /// 408: the body did not arrive within the request's time budget.
+    RequestTimeout,
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: a body that is not `application/json`.
@@ -72,6 +74,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -89,6 +92,7 @@ impl ApiError {
             Self::NotFound => r#"{"error":"Not found"}"#,
             Self::MethodNotAllowed => r#"{"error":"Method Not Allowed"}"#,
             Self::PreconditionFailed => r#"{"error":"Precondition Failed"}"#,
+            Self::RequestTimeout => r#"{"error":"Request Timeout"}"#,
             Self::PayloadTooLarge => r#"{"error":"Payload Too Large"}"#,
             Self::UnsupportedMediaType => r#"{"error":"Unsupported Media Type"}"#,
             Self::TooManyRequests(_) => r#"{"error":"Too many requests"}"#,
@@ -119,7 +123,7 @@ pub(crate) fn body_for_status(status: StatusCode) -> Option<&'static str> {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
             return Some(r#"{"error":"Request Header Fields Too Large"}"#);
         }
-        StatusCode::REQUEST_TIMEOUT => return Some(r#"{"error":"Request Timeout"}"#),
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
         StatusCode::URI_TOO_LONG => return Some(r#"{"error":"URI Too Long"}"#),
         _ => return None,
     };

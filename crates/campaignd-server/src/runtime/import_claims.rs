@@ -2,11 +2,13 @@
 //! a campaign that already has one running is refused, not queued).
 //!
 //! A claim is taken as soon as a request is authorised, before its body is
-//! read, and held until it is answered: "running" covers the upload and
-//! the parse as well as the commit, as a caller sees it.
+//! read, and held until its write has finished: "running" covers the
+//! upload and the parse as well as the commit, and a write still queued
+//! when its caller was answered 503 holds the campaign until it is done.
+//! A claim is owned, so the task that finishes such a write can keep it.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use campaignd_model::{CampaignId, ContactCenterId};
 
@@ -18,23 +20,26 @@ pub(crate) struct ImportClaims(Mutex<HashSet<Key>>);
 
 /// A running import's hold on its campaign, released when dropped.
 #[derive(Debug)]
-pub(crate) struct ImportClaim<'a> {
-    claims: &'a ImportClaims,
+pub(crate) struct ImportClaim {
+    claims: Arc<ImportClaims>,
     key: Key,
 }
 
 impl ImportClaims {
     /// Claims the campaign for an import; `None` if one is running.
     pub(crate) fn claim(
-        &self,
+        self: &Arc<Self>,
         center: ContactCenterId,
         campaign: CampaignId,
-    ) -> Option<ImportClaim<'_>> {
+    ) -> Option<ImportClaim> {
         let key = (center, campaign);
         // Not `then_some`: a claim built eagerly and dropped on refusal
         // would free the running import's campaign.
         let free = self.lock().insert(key);
-        free.then(|| ImportClaim { claims: self, key })
+        free.then(|| ImportClaim {
+            claims: Arc::clone(self),
+            key,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
@@ -44,7 +49,7 @@ impl ImportClaims {
     }
 }
 
-impl Drop for ImportClaim<'_> {
+impl Drop for ImportClaim {
     fn drop(&mut self) {
         self.claims.lock().remove(&self.key);
     }
@@ -56,7 +61,7 @@ mod tests {
 
     #[test]
     fn a_campaign_has_one_claim_at_a_time_and_dropping_frees_it() {
-        let claims = ImportClaims::default();
+        let claims = Arc::new(ImportClaims::default());
         let (acme, other) = (
             ContactCenterId::new(1).unwrap(),
             ContactCenterId::new(2).unwrap(),

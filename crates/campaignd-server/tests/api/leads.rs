@@ -368,3 +368,36 @@ async fn an_import_runs_from_the_moment_it_is_sent_so_a_slow_upload_holds_the_ca
         100
     );
 }
+
+#[tokio::test]
+async fn a_stalled_upload_is_cut_off_and_frees_the_campaign() {
+    let mut settings = Settings::default();
+    settings.config.request_timeout = Duration::from_millis(300);
+    let server = TestServer::start_over(settings, |store| store).await;
+    let acme = server.center("acme").await;
+    server.import_example(acme).await;
+    server.staff(acme, 3).await;
+    let key = server.manager(acme).await;
+    let addr = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v4/campaigns/3/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n["
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stalled.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.ends_with(r#"{"error":"Request Timeout"}"#), "{reply}");
+    let next = import(&server, &key, "3", &Value::Array(numbers(0, 1))).await;
+    assert_eq!(
+        next.status,
+        200,
+        "the campaign is free again: {}",
+        next.text()
+    );
+}

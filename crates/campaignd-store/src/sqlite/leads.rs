@@ -16,10 +16,7 @@ use crate::{AuditAction, LeadPage, LeadsImported, Page, WriteContext, WriteError
 /// otherwise.
 fn check_takes_leads(status: Status, live: bool) -> Result<(), WriteError> {
     let mut errors = FieldErrors::new();
-    if matches!(
-        status,
-        Status::Stopping | Status::Stopped | Status::Completed
-    ) {
+    if matches!(status, Status::Stopped | Status::Completed) {
         errors.add(
             "status",
             format!(

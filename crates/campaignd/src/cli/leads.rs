@@ -25,6 +25,9 @@ use crate::cli::remote::{Remote, remote};
 
 /// Most leads one request carries (the API's limit).
 const MAX_BATCH: usize = 1000;
+/// Most bytes of leads one request carries: under the API's 2 MiB body
+/// limit, with room for the array's commas.
+const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024 - 64 * 1024;
 /// How often a batch is sent again while another import into the campaign
 /// is running, and how long to wait before each (Voiso asks for about 2 s
 /// between imports).
@@ -90,7 +93,7 @@ impl<R: std::io::Read> CsvLeads<R> {
         let header = reader.headers().context("cannot read the CSV header row")?;
         let mut columns = Vec::with_capacity(header.len());
         let mut unknown = Vec::new();
-        for name in header {
+        for (position, name) in header.iter().enumerate() {
             columns.push(match name {
                 "phone_number" => Column::Field("phone_number"),
                 "name" => Column::Field("name"),
@@ -98,19 +101,22 @@ impl<R: std::io::Read> CsvLeads<R> {
                 "active" => Column::Field("active"),
                 "source_system" => Column::SourceSystem,
                 "source_url" => Column::SourceUrl,
-                n if n.len() > 2 && n[..2].eq_ignore_ascii_case("x-") => {
+                n if n.len() > 2 && n.as_bytes()[..2].eq_ignore_ascii_case(b"x-") => {
                     Column::Header(n.to_owned())
                 }
-                other => {
-                    unknown.push(other.to_owned());
+                // Named by position only: a file without a header row would
+                // otherwise print its first lead, number and all.
+                _ => {
+                    unknown.push((position + 1).to_string());
                     continue;
                 }
             });
         }
         if !unknown.is_empty() {
             anyhow::bail!(
-                "unknown CSV column(s) {}: expected phone_number, name, priority, active, \
-                 source_system, source_url and X-... context headers",
+                "the CSV header row names unknown column(s) (by position) {}: expected \
+                 phone_number, name, priority, active, source_system, source_url and X-... \
+                 context headers (is the header row missing?)",
                 unknown.join(", ")
             );
         }
@@ -193,6 +199,7 @@ fn is_csv(path: &Path, input: &mut dyn BufRead) -> anyhow::Result<bool> {
         _ => {}
     }
     let start = input.fill_buf().context("cannot read the leads")?;
+    let start = start.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(start);
     let first = start.iter().find(|b| !b.is_ascii_whitespace());
     Ok(!matches!(first, Some(b'[' | b'{')))
 }
@@ -245,11 +252,14 @@ pub(crate) async fn import(args: &ImportLeadsArgs) -> anyhow::Result<()> {
     let client = args.remote.client()?;
     // The bar counts leads: a file's are counted first (a quick scan), so
     // the bar has an end; standard input gets a spinner.
-    let count = if args.file.as_os_str() == "-" {
-        None
-    } else {
+    // A pipe or FIFO can be read once: it gets a spinner.
+    let regular =
+        args.file.as_os_str() != "-" && std::fs::metadata(&args.file).is_ok_and(|m| m.is_file());
+    let count = if regular {
         let (records, _) = leads(args)?;
         Some(records.count() as u64)
+    } else {
+        None
     };
     let (records, _) = leads(args)?;
     let bar = progress_bar(count, "importing leads");
@@ -258,11 +268,26 @@ pub(crate) async fn import(args: &ImportLeadsArgs) -> anyhow::Result<()> {
     let size = usize::from(args.batch_size);
     let mut batch = Vec::with_capacity(size);
     let mut records = records.peekable();
+    // A lead read but not yet sent: it did not fit the last batch.
+    let mut carried: Option<(Value, usize)> = None;
     let outcome: anyhow::Result<()> = async {
-        while records.peek().is_some() {
+        while carried.is_some() || records.peek().is_some() {
             batch.clear();
-            for record in records.by_ref().take(size) {
-                batch.push(record?);
+            let mut bytes = 0;
+            if let Some((lead, len)) = carried.take() {
+                batch.push(lead);
+                bytes = len;
+            }
+            while batch.len() < size {
+                let Some(record) = records.next() else { break };
+                let lead = record?;
+                let len = serde_json::to_vec(&lead)?.len() + 1;
+                if !batch.is_empty() && bytes + len > MAX_BATCH_BYTES {
+                    carried = Some((lead, len));
+                    break;
+                }
+                bytes += len;
+                batch.push(lead);
             }
             let done = send(&client, args.campaign_id, &batch).await?;
             batches += 1;

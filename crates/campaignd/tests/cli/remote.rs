@@ -409,7 +409,56 @@ async fn import_leads_sends_csv_and_ndjson_in_batches_and_sums_up() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("unknown CSV column(s) phone"),
+        stderr(&out).contains("unknown column(s) (by position) 1"),
+        "{}",
+        stderr(&out)
+    );
+    // No header row: the first lead is not echoed; a header that is not
+    // ASCII is named, not a crash.
+    for (name, text) in [
+        ("headless.csv", "15551234567,Ann Smith\n"),
+        ("accents.csv", "Téléphone,name\n15551234567,A\n"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = campaignd(
+            &server,
+            &key,
+            &["import-leads", "3", path.to_str().unwrap()],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("15551234567"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+    // A byte-order mark before a JSON array, in a file with no telling
+    // name, is still JSON.
+    let bom = dir.path().join("leads.txt");
+    std::fs::write(&bom, "\u{feff}[{\"phone_number\": \"15559999993\"}]").unwrap();
+    let out = campaignd(&server, &key, &["import-leads", "3", bom.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 created"), "{}", stderr(&out));
+    // 1000 leads of 2 KiB each are over the 2 MiB body limit: sent as two
+    // requests.
+    let url = "u".repeat(2000);
+    let big: String = (0..1000)
+        .map(|i| {
+            json!({"phone_number": format!("1666{i:07}"), "source": {"url": url}}).to_string()
+                + "\n"
+        })
+        .collect();
+    let big_path = dir.path().join("big.ndjson");
+    std::fs::write(&big_path, big).unwrap();
+    let out = campaignd(
+        &server,
+        &key,
+        &["import-leads", "3", big_path.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("1000 created, 0 rejected, 0 duplicates (1000 lead(s) in 2 request(s))"),
         "{}",
         stderr(&out)
     );

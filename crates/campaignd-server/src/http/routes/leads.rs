@@ -4,12 +4,14 @@
 //! one. The import's answer lists the request's own numbers back, as Voiso
 //! documents, and is the only place they appear.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use campaignd_model::{BatchError, FieldErrors, Lead, LeadEntry, PhoneNumber, parse_batch};
-use campaignd_store::LeadsImported;
+use campaignd_store::{LeadsImported, StoreError, WriteError};
 use serde_json::Value;
 
 use crate::http::error::{ApiError, json_response};
@@ -70,8 +72,10 @@ fn in_progress() -> ApiError {
             example = json!({"error": "Forbidden"})),
         (status = 404, description = "No such campaign in this contact center", body = crate::http::schemas::SimpleError,
             example = json!({"error": "Not found"})),
-        (status = 409, description = "The campaign is not live, or is stopping, stopped or completed, or an import into it is in progress", body = crate::http::schemas::FieldErrorsBody,
+        (status = 409, description = "The campaign is not live, or is stopped or completed, or an import into it is in progress", body = crate::http::schemas::FieldErrorsBody,
             example = json!({"errors": {"campaign": ["an import is in progress"]}})),
+        (status = 408, description = "The body did not arrive within the request timeout", body = crate::http::schemas::SimpleError,
+            example = json!({"error": "Request Timeout"})),
         (status = 413, description = "The body is over 2 MiB", body = crate::http::schemas::SimpleError,
             example = json!({"error": "Payload Too Large"})),
         (status = 415, description = "The body is not declared JSON", body = crate::http::schemas::SimpleError,
@@ -94,10 +98,14 @@ pub(crate) async fn import_campaign_leads(
     let campaign = path.campaign_id;
     // Claimed before the body is read: an import is running from the
     // moment it is sent. A refused body still answers as a refused body.
+    // The upload has the request's time budget, so a stalled sender
+    // cannot hold the campaign.
     let claim = app.lead_imports.claim(caller.center, campaign);
-    let Json(LeadBatch(entries)) = match Json::read(&headers, body).await {
-        Ok(body) => body,
-        Err(e) => return caller.answer(Err(e)),
+    let read = tokio::time::timeout(app.config.request_timeout, Json::read(&headers, body));
+    let Json(LeadBatch(entries)) = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return caller.answer(Err(e)),
+        Err(_) => return caller.answer(Err(ApiError::RequestTimeout)),
     };
     if claim.is_none() {
         let found = app
@@ -119,15 +127,28 @@ pub(crate) async fn import_campaign_leads(
         }
     }
     let ctx = caller.write_context(&request);
+    // The write runs in a task of its own that holds the claim: if the
+    // caller is answered 503 first, the write may still commit, and the
+    // campaign stays claimed until it has.
+    let store = Arc::clone(&app.store);
+    let center = caller.center;
+    let write = tokio::spawn(async move {
+        let result = store.import_leads(ctx, center, campaign, leads).await;
+        drop(claim);
+        result
+    });
     let result = app
-        .storage(
-            "import_leads",
-            app.store.import_leads(ctx, caller.center, campaign, leads),
-        )
+        .storage("import_leads", async {
+            write.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a lead import's task failed");
+                Err(WriteError::Store(StoreError::Internal(
+                    "the import's task failed".into(),
+                )))
+            })
+        })
         .await
         .map(|imported| json_response(StatusCode::OK, import_body(&imported, &rejected)))
         .map_err(ApiError::from);
-    drop(claim);
     caller.answer(result)
 }
 
