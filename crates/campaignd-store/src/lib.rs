@@ -19,6 +19,7 @@ use campaignd_model::{
 
 mod audit;
 pub mod contract;
+mod postgres;
 mod sqlite;
 mod store;
 mod write;
@@ -30,6 +31,7 @@ pub use store::{
     LeadStore, Store, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
+pub use postgres::PostgresStore;
 
 /// The storage traits, unnamed, for `use campaignd_store::prelude::*`: code
 /// that holds a [`Store`] calls methods of all of them.
@@ -290,6 +292,44 @@ pub enum Change {
     Campaigns(ContactCenterId),
     /// An API key changed (revoked).
     ApiKey(ApiKeyId),
+}
+
+/// A position in the change log: from [`ChangeFeed::latest_change`], or
+/// the `next` of a [`ChangeBatch`]. Only the backend that made it reads
+/// it: SQLite counts changes, PostgreSQL (whose sequence numbers commit out
+/// of order) keeps the snapshot of the last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCursor(pub(crate) CursorAt);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CursorAt {
+    /// Before every change.
+    Origin,
+    /// After the change with this sequence number (SQLite).
+    Seq(i64),
+    /// After every change visible in this `pg_snapshot` (PostgreSQL).
+    Snapshot(String),
+}
+
+impl ChangeCursor {
+    /// Before every change: reading from here returns the whole log.
+    pub fn origin() -> Self {
+        Self(CursorAt::Origin)
+    }
+}
+
+/// What [`ChangeFeed::changes_since`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// The changes, oldest first. A change may be repeated in the next
+    /// batch only if this one was `truncated`.
+    pub changes: Vec<Change>,
+    /// Where to read from next.
+    pub next: ChangeCursor,
+    /// More changes were waiting than the limit allowed. A caller that
+    /// cannot afford to read on should start afresh from
+    /// [`ChangeFeed::latest_change`].
+    pub truncated: bool,
 }
 
 /// Issues a new API key for a contact center: generates it, stores only its

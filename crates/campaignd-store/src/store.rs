@@ -9,7 +9,7 @@ use campaignd_model::{
 };
 
 use crate::{
-    ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage, Change,
+    ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage, ChangeBatch, ChangeCursor,
     ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem, ImportRecord, ImportSummary,
     KeyGrant, LeadPage, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result,
     StoreError, UserPage, UserRecord, WriteContext, WriteError, Written,
@@ -343,15 +343,13 @@ pub trait AuditStore: Send + Sync + 'static {
 /// The log of committed writes that nodes follow to invalidate caches.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync + 'static {
-    /// The sequence number of the latest change, so a node can start
-    /// watching from now.
-    async fn latest_change(&self) -> Result<i64>;
+    /// Where the log ends now, so a node can start watching from now.
+    async fn latest_change(&self) -> Result<ChangeCursor>;
 
-    /// Changes committed after sequence number `after`, oldest first, with
-    /// their sequence numbers; at most `limit`. Changes are kept for
-    /// [`CHANGE_RETENTION`](crate::CHANGE_RETENTION), then pruned by
-    /// [`Upkeep::maintain`].
-    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+    /// Changes committed after `cursor`, oldest first; at most `limit`.
+    /// Changes are kept for [`CHANGE_RETENTION`](crate::CHANGE_RETENTION),
+    /// then pruned by [`Upkeep::maintain`].
+    async fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
 }
 
 /// Everything: what a node or the admin CLI holds.

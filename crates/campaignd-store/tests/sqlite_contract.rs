@@ -104,8 +104,8 @@ async fn point_lookups_see_every_write_the_store_has_seen() {
         )
         .await
         .unwrap();
-    let changes = node.changes_since(seen, 100).await.unwrap();
-    assert!(!changes.is_empty());
+    let changes = node.changes_since(&seen, 100).await.unwrap();
+    assert!(!changes.changes.is_empty());
     let body = node.get_campaign_body(center, id).await.unwrap();
     let body = String::from_utf8(body.expect("visible once the change was read")).unwrap();
     assert!(body.contains("From elsewhere"), "{body}");

@@ -13,7 +13,7 @@ use campaignd_model::{
 };
 use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
-    CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter, Footprint, ImportId,
+    CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter, Footprint, ImportId,
     ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage,
     LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
     StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
@@ -193,7 +193,7 @@ delegate! {
         fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
     }
     impl ChangeFeed {
-        fn latest_change(&self) -> Result<i64>;
-        fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>>;
+        fn latest_change(&self) -> Result<ChangeCursor>;
+        fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use campaignd_store::{Change, Store};
+use campaignd_store::{Change, ChangeCursor, Store};
 
 use crate::runtime::cache::Caches;
 
@@ -23,7 +23,7 @@ const LONG_OUTAGE: Duration = Duration::from_mins(5);
 pub(crate) struct Watcher {
     store: Arc<dyn Store>,
     caches: Arc<Caches>,
-    seen: i64,
+    seen: ChangeCursor,
     /// When the last good poll was.
     last_good: Instant,
 }
@@ -67,18 +67,16 @@ impl Watcher {
 
     /// Applies the changes since the last poll.
     async fn follow(&mut self) -> campaignd_store::Result<()> {
-        let changes = self.store.changes_since(self.seen, POLL_BATCH).await?;
-        if changes.len() == POLL_BATCH as usize {
+        let batch = self.store.changes_since(&self.seen, POLL_BATCH).await?;
+        if batch.truncated {
             // Too much to apply one by one (a burst of writes): start
             // afresh, or this node would fall further behind each poll.
             return self.start_afresh().await;
         }
-        for (_, change) in &changes {
+        for change in &batch.changes {
             self.apply(*change);
         }
-        if let Some((seq, _)) = changes.last() {
-            self.seen = *seq;
-        }
+        self.seen = batch.next;
         Ok(())
     }
 

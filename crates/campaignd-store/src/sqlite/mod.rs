@@ -757,6 +757,7 @@ pub(crate) fn corrupt(column: usize, what: &'static str) -> rusqlite::Error {
 mod tests {
     use super::*;
     use crate::prelude::*;
+    use crate::{ChangeCursor, CursorAt};
 
     fn count(conn: &Connection) -> rusqlite::Result<i64> {
         conn.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))
@@ -792,12 +793,20 @@ mod tests {
             "{panicked:?}"
         );
         assert_eq!(
-            store.changes_since(0, 10).await.unwrap().len(),
+            store
+                .changes_since(&ChangeCursor::origin(), 10)
+                .await
+                .unwrap()
+                .changes
+                .len(),
             2,
             "the panicked write was rolled back"
         );
         insert("api_key").await.unwrap();
-        assert_eq!(store.latest_change().await.unwrap(), 3);
+        assert_eq!(
+            store.latest_change().await.unwrap(),
+            ChangeCursor(CursorAt::Seq(3))
+        );
     }
 
     /// Changes older than the retention are pruned, the latest always kept,
@@ -836,17 +845,21 @@ mod tests {
             .inner
             .prune_changes(at, Duration::from_hours(1))
             .unwrap();
-        let left = store.changes_since(0, 100).await.unwrap();
-        assert_eq!(left.len(), 2, "{left:?}");
-        assert_eq!(store.latest_change().await.unwrap(), 7);
+        let left = store.changes_since(&ChangeCursor::origin(), 100).await.unwrap();
+        assert_eq!(left.changes.len(), 2, "{left:?}");
+        assert_eq!(
+            store.latest_change().await.unwrap(),
+            ChangeCursor(CursorAt::Seq(7))
+        );
         // All old: everything but the latest goes.
         let later = Timestamp::from_unix_millis(now + 2 * hour).unwrap();
         store
             .inner
             .prune_changes(later, Duration::from_hours(1))
             .unwrap();
-        let left = store.changes_since(0, 100).await.unwrap();
-        assert_eq!(left.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [7]);
+        let left = store.changes_since(&ChangeCursor::origin(), 100).await.unwrap();
+        assert_eq!(left.changes.len(), 1, "{left:?}");
+        assert_eq!(left.next, ChangeCursor(CursorAt::Seq(7)));
     }
 
     /// A log left large by a rolled-back write is cut back by `maintain`,

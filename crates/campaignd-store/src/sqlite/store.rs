@@ -19,8 +19,8 @@ use super::{
 };
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
-    CampaignPage, CampaignStore, CampaignWrites, CenterStore, Change, ChangeFeed, ContactCenter,
-    Footprint, ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant,
+    CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter,
+    CursorAt, Footprint, ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant,
     KeyStore, LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress,
     Result, StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
@@ -306,24 +306,36 @@ impl ImportStore for SqliteStore {
 
 #[async_trait]
 impl ChangeFeed for SqliteStore {
-    async fn latest_change(&self) -> Result<i64> {
-        self.read(|conn| {
-            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
+    async fn latest_change(&self) -> Result<ChangeCursor> {
+        let seq = self
+            .read(|conn| {
+                conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                    r.get(0)
+                })
             })
-        })
-        .await
+            .await?;
+        Ok(ChangeCursor(CursorAt::Seq(seq)))
     }
 
-    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, Change)>> {
+    async fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch> {
+        // Sequence numbers are given in commit order here: one writer.
+        let after = match &cursor.0 {
+            CursorAt::Origin => 0,
+            CursorAt::Seq(seq) => *seq,
+            CursorAt::Snapshot(_) => {
+                return Err(StoreError::Internal(
+                    "a change cursor of another backend".into(),
+                ));
+            }
+        };
         let inner = Arc::clone(&self.inner);
-        let changes = self
+        let mut rows = self
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT seq, kind, contact_center_id, campaign_id, api_key_id FROM changes
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![after, limit], |r| {
+                let rows = stmt.query_map(params![after, i64::from(limit) + 1], |r| {
                     let kind: String = r.get(1)?;
                     let change = change_from_row(&kind, r.get(2)?, r.get(3)?, r.get(4)?)
                         .ok_or_else(|| corrupt(1, "change"))?;
@@ -332,10 +344,17 @@ impl ChangeFeed for SqliteStore {
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
-        if !changes.is_empty() {
+        if !rows.is_empty() {
             inner.saw_write();
         }
-        Ok(changes)
+        let truncated = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = rows.last().map_or(after, |(seq, _)| *seq);
+        Ok(ChangeBatch {
+            changes: rows.into_iter().map(|(_, change)| change).collect(),
+            next: ChangeCursor(CursorAt::Seq(next)),
+            truncated,
+        })
     }
 }
 
