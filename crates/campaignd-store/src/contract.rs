@@ -17,8 +17,9 @@ use campaignd_model::{
 use serde_json::{Value, json};
 
 use crate::{
-    AuditAction, AuditQuery, CampaignFilter, Change, ChangeCursor, ContactCenter, ImportRecord, MAX_ACTIVE_KEYS,
-    NewApiKey, Page, Progress, Store, StoreError, UserRecord, WriteContext, WriteError, Written,
+    AuditAction, AuditQuery, CampaignFilter, Change, ChangeCursor, ContactCenter, ImportRecord,
+    MAX_ACTIVE_KEYS, NewApiKey, Page, Progress, Store, StoreError, UserRecord, WriteContext,
+    WriteError, Written,
 };
 
 /// A store under test and whatever must live as long as it (a temp dir).
@@ -568,7 +569,10 @@ pub async fn staged_rows_stay_hidden_until_published(store: &dyn Store) {
     );
     assert_eq!(visible().await, 1);
     let staged = store.changes_since(&logged, 100).await.unwrap();
-    assert!(staged.changes.is_empty(), "staging logs nothing: {staged:?}");
+    assert!(
+        staged.changes.is_empty(),
+        "staging logs nothing: {staged:?}"
+    );
 
     // A second import meets the first one's ids and names.
     let other = store.begin_import(acme.id).await.unwrap();
@@ -1892,11 +1896,11 @@ impl TempDatabase {
     /// `CAMPAIGND_TEST_POSTGRES_URL` is not set. Panics if it is set and the
     /// server cannot be reached: CI sets it so those tests run.
     pub async fn create() -> Option<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let Ok(admin_url) = std::env::var("CAMPAIGND_TEST_POSTGRES_URL") else {
             eprintln!("skipped: CAMPAIGND_TEST_POSTGRES_URL is not set");
             return None;
         };
-        static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "campaignd_test_{}_{}_{}",
             std::process::id(),
@@ -1907,6 +1911,7 @@ impl TempDatabase {
             .await
             .unwrap_or_else(|e| panic!("cannot reach CAMPAIGND_TEST_POSTGRES_URL: {e}"));
         let task = tokio::spawn(connection);
+        drop_orphans(&client).await;
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
@@ -1924,6 +1929,16 @@ impl TempDatabase {
     /// The database's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Keeps the database until this process ends (a later test run drops
+    /// it): for a test that goes on using a store after its server, which
+    /// owned this, has stopped.
+    pub fn keep_until_exit(self) {
+        static KEPT: std::sync::Mutex<Vec<TempDatabase>> = std::sync::Mutex::new(Vec::new());
+        KEPT.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self);
     }
 }
 
@@ -1952,9 +1967,34 @@ impl Drop for TempDatabase {
     }
 }
 
+/// Drops the test databases of processes that have ended: a database a
+/// test process kept to its end, or one whose test was killed.
+async fn drop_orphans(client: &tokio_postgres::Client) {
+    let Ok(rows) = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'campaignd\\_test\\_%'",
+            &[],
+        )
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        let pid = name.split('_').nth(2).unwrap_or_default();
+        if !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
 /// `url` with its database name replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[scheme_end..]
         .find('/')

@@ -25,13 +25,13 @@ mod store;
 mod write;
 
 pub use audit::{AuditAction, AuditQuery, AuditRecord};
+pub use postgres::PostgresStore;
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
 pub use store::{
     AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
     LeadStore, Store, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
-pub use postgres::PostgresStore;
 
 /// The storage traits, unnamed, for `use campaignd_store::prelude::*`: code
 /// that holds a [`Store`] calls methods of all of them.

@@ -9,10 +9,10 @@ use campaignd_model::{
 };
 
 use crate::{
-    ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage, ChangeBatch, ChangeCursor,
-    ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem, ImportRecord, ImportSummary,
-    KeyGrant, LeadPage, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result,
-    StoreError, UserPage, UserRecord, WriteContext, WriteError, Written,
+    ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage,
+    ChangeBatch, ChangeCursor, ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem,
+    ImportRecord, ImportSummary, KeyGrant, LeadPage, LeadsImported, MigrationReport, NewApiKey,
+    Page, Progress, Result, StoreError, UserPage, UserRecord, WriteContext, WriteError, Written,
 };
 
 /// The schema and the upkeep a node runs.

@@ -13,9 +13,9 @@ use campaignd_model::{
 };
 use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
-    CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter, Footprint, ImportId,
-    ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage,
-    LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
+    CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter, Footprint,
+    ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore,
+    LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
     StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 

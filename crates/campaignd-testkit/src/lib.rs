@@ -153,8 +153,9 @@ use std::time::Duration;
 
 use campaignd_model::{CampaignDocument, ContactCenterId, Scope, SystemFields};
 use campaignd_server::{AppConfig, Limits, Quota};
+use campaignd_store::contract::TempDatabase;
 use campaignd_store::prelude::*;
-use campaignd_store::{ApiKeyInfo, SqliteStore, Store};
+use campaignd_store::{ApiKeyInfo, PostgresStore, SqliteStore, Store};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -193,6 +194,51 @@ impl Default for Settings {
     }
 }
 
+/// The database a [`TestServer`] serves: an SQLite file of its own, or, when
+/// `CAMPAIGND_TEST_BACKEND=postgres`, a PostgreSQL database of its own on
+/// the server `CAMPAIGND_TEST_POSTGRES_URL` names. CI runs the HTTP suite
+/// both ways.
+enum Backend {
+    Sqlite(TestDb),
+    /// Always `Some` until dropped.
+    Postgres(Option<TempDatabase>),
+}
+
+impl Drop for Backend {
+    /// A PostgreSQL database outlives its server: tests read the store
+    /// after stopping the server, as they read an SQLite file.
+    fn drop(&mut self) {
+        if let Self::Postgres(database) = self
+            && let Some(database) = database.take()
+        {
+            database.keep_until_exit();
+        }
+    }
+}
+
+impl Backend {
+    /// The backend the environment asks for, migrated and empty.
+    async fn from_env() -> (Self, Arc<dyn Store>) {
+        match std::env::var("CAMPAIGND_TEST_BACKEND").as_deref() {
+            Ok("postgres") => {
+                let database = TempDatabase::create()
+                    .await
+                    .expect("CAMPAIGND_TEST_BACKEND=postgres needs CAMPAIGND_TEST_POSTGRES_URL");
+                let store = PostgresStore::connect(database.url(), 16).unwrap();
+                store.migrate().await.unwrap();
+                (Self::Postgres(Some(database)), Arc::new(store))
+            }
+            Ok("sqlite") | Err(_) => {
+                let db = TestDb::new();
+                let store = SqliteStore::open(db.path()).unwrap();
+                store.migrate().await.unwrap();
+                (Self::Sqlite(db), Arc::new(store))
+            }
+            Ok(other) => panic!("CAMPAIGND_TEST_BACKEND={other}: expected sqlite or postgres"),
+        }
+    }
+}
+
 /// A server on port 0 over its own database.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -200,7 +246,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    db: TestDb,
+    backend: Backend,
 }
 
 /// A response, read whole.
@@ -232,17 +278,14 @@ impl TestServer {
         Self::start_over(settings, |store| store).await
     }
 
-    /// A server over what `wrap` makes of its SQLite store (a
-    /// [`FaultyStore`], say). Seeding helpers and [`TestServer::store`] use
-    /// the SQLite store itself, so faults never hit the test's own setup.
+    /// A server over what `wrap` makes of its store (a [`FaultyStore`],
+    /// say). Seeding helpers and [`TestServer::store`] use the store
+    /// itself, so faults never hit the test's own setup.
     pub async fn start_over(
         settings: Settings,
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> Self {
-        let db = TestDb::new();
-        let store = SqliteStore::open(db.path()).unwrap();
-        store.migrate().await.unwrap();
-        let store: Arc<dyn Store> = Arc::new(store);
+        let (backend, store) = Backend::from_env().await;
         let served = wrap(Arc::clone(&store));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -262,7 +305,7 @@ impl TestServer {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             shutdown: Some(tx),
             task: Some(task),
-            db,
+            backend,
         }
     }
 
@@ -280,14 +323,24 @@ impl TestServer {
     }
 
     /// The database's URL, for another process (the `campaignd` binary)
-    /// to open the same file.
+    /// to open the same database.
     pub fn database_url(&self) -> String {
-        self.db.url()
+        match &self.backend {
+            Backend::Sqlite(db) => db.url(),
+            Backend::Postgres(database) => database
+                .as_ref()
+                .expect("present until dropped")
+                .url()
+                .to_owned(),
+        }
     }
 
-    /// The database file.
-    pub fn database_path(&self) -> PathBuf {
-        self.db.path()
+    /// The database file; `None` when the server is on PostgreSQL.
+    pub fn database_path(&self) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Sqlite(db) => Some(db.path()),
+            Backend::Postgres(_) => None,
+        }
     }
 
     pub async fn center(&self, name: &str) -> ContactCenterId {

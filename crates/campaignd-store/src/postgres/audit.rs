@@ -50,7 +50,10 @@ fn status(row: &Row, i: usize) -> Result<Option<Status>> {
 }
 
 /// The records `query` asks for, oldest first.
-pub(super) async fn list(conn: &impl GenericClient, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+pub(super) async fn list(
+    conn: &impl GenericClient,
+    query: &AuditQuery,
+) -> Result<Vec<AuditRecord>> {
     let mut sql = String::from(
         "SELECT seq, contact_center_id, campaign_id, action, api_key_id, request_id, at,
             status_before, status_after FROM audit WHERE contact_center_id = $1",

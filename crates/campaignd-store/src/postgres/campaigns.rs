@@ -191,8 +191,13 @@ fn where_clause(center: ContactCenterId, filter: &CampaignFilter) -> (String, Ve
         sql.push_str(&cond.replace("{}", &format!("${}", args.len())));
     };
     if let Some(name) = &filter.name {
-        // strpos, not LIKE: the filter is a plain substring, `%` included.
-        push("strpos(name_folded, {}) > 0", Box::new(name.to_lowercase()));
+        if name.contains('\0') {
+            // No name holds NUL, and PostgreSQL text cannot.
+            push("false AND {}::text = ''", Box::<String>::default());
+        } else {
+            // strpos, not LIKE: the filter is a plain substring, `%` included.
+            push("strpos(name_folded, {}) > 0", Box::new(name.to_lowercase()));
+        }
     }
     if let Some(status) = filter.status {
         push("status = {}", Box::new(status.as_str()));

@@ -48,7 +48,10 @@ pub(super) async fn unlock(conn: &impl GenericClient, id: ImportId) -> Result<()
 /// Writes the `imports` row of a new import.
 pub(super) async fn begin(tx: &impl GenericClient, center: ContactCenterId) -> Result<ImportId> {
     if tx
-        .query_opt("SELECT 1 FROM contact_centers WHERE id = $1", &[&center.get()])
+        .query_opt(
+            "SELECT 1 FROM contact_centers WHERE id = $1",
+            &[&center.get()],
+        )
         .await?
         .is_none()
     {
@@ -90,7 +93,8 @@ pub(super) async fn reap(conn: &impl GenericClient, ours: &[ImportId]) -> Result
                 .get(0);
             if free {
                 // Lifted: a large abandoned import may take a while to delete.
-                conn.batch_execute("SET LOCAL statement_timeout = 0").await?;
+                conn.batch_execute("SET LOCAL statement_timeout = 0")
+                    .await?;
                 conn.execute("DELETE FROM imports WHERE id = $1", &[&id.0])
                     .await?;
             }
@@ -309,7 +313,15 @@ pub(super) async fn stage(
             created_at,
             updated_at: document.updated_at.unwrap_or(now.max(created_at)),
         };
-        insert(tx, import, center, index as i64, document.id.is_none(), &campaign).await?;
+        insert(
+            tx,
+            import,
+            center,
+            index as i64,
+            document.id.is_none(),
+            &campaign,
+        )
+        .await?;
         let ours = Holder::Ours {
             record: index as i64,
             assigned: document.id.is_none(),
@@ -394,15 +406,6 @@ async fn move_row(
 /// Publishes a staged import in one transaction: its rows move into
 /// `campaigns` and the import is gone.
 pub(super) async fn publish(tx: &impl GenericClient, import: ImportId) -> Result<ImportSummary> {
-    let row = load(tx, import).await?;
-    if row.refused > 0 {
-        return Err(StoreError::Internal(format!(
-            "import {import} refused {} record(s) and cannot be published",
-            row.refused
-        )));
-    }
-    // Lifted for this transaction: a large import takes a while to move.
-    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let columns = format!(
             "contact_center_id, id, created_at, {}",
@@ -413,6 +416,15 @@ pub(super) async fn publish(tx: &impl GenericClient, import: ImportId) -> Result
              WHERE import_id = $1 ORDER BY record"
         )
     });
+    let row = load(tx, import).await?;
+    if row.refused > 0 {
+        return Err(StoreError::Internal(format!(
+            "import {import} refused {} record(s) and cannot be published",
+            row.refused
+        )));
+    }
+    // Lifted for this transaction: a large import takes a while to move.
+    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
     tx.execute(SQL.as_str(), &[&import.0]).await.map_err(|e| {
         if super::is_unique_violation(&e) {
             StoreError::Internal(format!(

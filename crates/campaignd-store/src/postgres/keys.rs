@@ -68,7 +68,10 @@ pub(super) async fn create(tx: &impl GenericClient, key: &NewApiKey) -> Result<A
     info_from_row(&row)
 }
 
-pub(super) async fn list(conn: &impl GenericClient, center: ContactCenterId) -> Result<Vec<ApiKeyInfo>> {
+pub(super) async fn list(
+    conn: &impl GenericClient,
+    center: ContactCenterId,
+) -> Result<Vec<ApiKeyInfo>> {
     conn.query(
         &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE contact_center_id = $1 ORDER BY id"),
         &[&center.get()],
@@ -99,7 +102,10 @@ pub(super) async fn revoke(tx: &impl GenericClient, id: ApiKeyId) -> Result<(Api
     Ok((info_from_row(&row)?, changed > 0))
 }
 
-pub(super) async fn authenticate(conn: &impl GenericClient, hash: &KeyHash) -> Result<Option<KeyGrant>> {
+pub(super) async fn authenticate(
+    conn: &impl GenericClient,
+    hash: &KeyHash,
+) -> Result<Option<KeyGrant>> {
     let stmt = conn
         .prepare_cached(
             "SELECT id, contact_center_id, scopes FROM api_keys

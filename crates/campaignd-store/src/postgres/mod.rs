@@ -171,10 +171,7 @@ pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Column `i` of `row`, or an error naming what is wrong with it.
-pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    i: usize,
-) -> Result<T> {
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
     row.try_get(i)
         .map_err(|e| StoreError::Internal(format!("stored column {i}: {e}")))
 }
@@ -199,7 +196,13 @@ pub(crate) async fn record_change(tx: &impl GenericClient, change: Change) -> Re
         .await?;
     tx.execute(
         &stmt,
-        &[&kind, &center, &campaign, &key, &Timestamp::now().unix_millis()],
+        &[
+            &kind,
+            &center,
+            &campaign,
+            &key,
+            &Timestamp::now().unix_millis(),
+        ],
     )
     .await?;
     Ok(())

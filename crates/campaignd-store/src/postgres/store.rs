@@ -12,8 +12,8 @@ use deadpool_postgres::{GenericClient, Object};
 use tokio_postgres::IsolationLevel;
 
 use super::{
-    CENTER_SELECT, PRUNE_BATCH, PostgresStore, audit, campaigns, center_from_row,
-    change_from_row, col, imports, keys, leads, migrations, users, writes,
+    CENTER_SELECT, PRUNE_BATCH, PostgresStore, audit, campaigns, center_from_row, change_from_row,
+    col, imports, keys, leads, migrations, users, writes,
 };
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
@@ -110,11 +110,9 @@ impl CenterStore for PostgresStore {
         let conn = self.conn().await?;
         let row = conn
             .query_opt(
-                &format!(
-                    "WITH c AS (INSERT INTO contact_centers (name, created_at) VALUES ($1, $2)
+                "WITH c AS (INSERT INTO contact_centers (name, created_at) VALUES ($1, $2)
                         ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at)
-                     SELECT id, name, created_at, 0::bigint, 0::bigint FROM c"
-                ),
+                     SELECT id, name, created_at, 0::bigint, 0::bigint FROM c",
                 &[&name.as_str(), &Timestamp::now().unix_millis()],
             )
             .await?
@@ -127,10 +125,13 @@ impl CenterStore for PostgresStore {
         name: &ContactCenterName,
     ) -> Result<Option<ContactCenter>> {
         let conn = self.conn().await?;
-        conn.query_opt(&format!("{CENTER_SELECT} WHERE c.name = $1"), &[&name.as_str()])
-            .await?
-            .map(|row| center_from_row(&row))
-            .transpose()
+        conn.query_opt(
+            &format!("{CENTER_SELECT} WHERE c.name = $1"),
+            &[&name.as_str()],
+        )
+        .await?
+        .map(|row| center_from_row(&row))
+        .transpose()
     }
 
     async fn list_contact_centers(&self) -> Result<Vec<ContactCenter>> {
@@ -147,15 +148,17 @@ impl CenterStore for PostgresStore {
 impl KeyStore for PostgresStore {
     async fn server_secret(&self) -> Result<[u8; SERVER_SECRET_LEN]> {
         let conn = self.conn().await?;
-        // Whoever inserts first sets it; everyone reads the same one.
+        // Whoever inserts first sets it. Two statements: an insert that
+        // lost the race waits for the winner's commit, and only a later
+        // statement's snapshot sees what the winner wrote.
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('key_secret', $1)
+             ON CONFLICT (key) DO NOTHING",
+            &[&KeyHasher::generate_secret().to_vec()],
+        )
+        .await?;
         let row = conn
-            .query_one(
-                "WITH new AS (INSERT INTO settings (key, value) VALUES ('key_secret', $1)
-                    ON CONFLICT (key) DO NOTHING RETURNING value)
-                 SELECT value FROM new UNION ALL
-                 SELECT value FROM settings WHERE key = 'key_secret' LIMIT 1",
-                &[&KeyHasher::generate_secret().to_vec()],
-            )
+            .query_one("SELECT value FROM settings WHERE key = 'key_secret'", &[])
             .await?;
         let bytes: Vec<u8> = col(&row, 0)?;
         bytes
@@ -258,7 +261,10 @@ impl CampaignWrites for PostgresStore {
         settings: CampaignSettings,
     ) -> Result<Written, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| writes::create(&tx, &ctx, center, settings).await?))
+        Ok(transaction!(conn, |tx| writes::create(
+            &tx, &ctx, center, settings
+        )
+        .await?))
     }
 
     async fn update_campaign(
@@ -346,7 +352,10 @@ impl ImportStore for PostgresStore {
     ) -> Result<Vec<ImportProblem>> {
         let mut conn = self.take_import(import)?;
         let result = async {
-            Ok(transaction!(conn, |tx| imports::stage(&tx, import, records).await?))
+            Ok(transaction!(conn, |tx| imports::stage(
+                &tx, import, records
+            )
+            .await?))
         }
         .await;
         self.keep_import(import, conn);
@@ -359,10 +368,8 @@ impl ImportStore for PostgresStore {
         progress: Option<Progress>,
     ) -> Result<ImportSummary> {
         let mut conn = self.take_import(import)?;
-        let result = async {
-            Ok(transaction!(conn, |tx| imports::publish(&tx, import).await?))
-        }
-        .await;
+        let result =
+            async { Ok(transaction!(conn, |tx| imports::publish(&tx, import).await?)) }.await;
         match result {
             Ok(summary) => {
                 self.release_import(import, conn).await;
@@ -381,7 +388,11 @@ impl ImportStore for PostgresStore {
 
     async fn abandon_import(&self, import: ImportId, progress: Option<Progress>) -> Result<()> {
         let mut conn = self.take_import(import)?;
-        let result = async { Ok(transaction!(conn, |tx| imports::abandon(&tx, import).await?)) }.await;
+        let result = async {
+            transaction!(conn, |tx| imports::abandon(&tx, import).await?);
+            Ok(())
+        }
+        .await;
         // Gone, or left to upkeep once the lock is free.
         self.release_import(import, conn).await;
         if result.is_ok()
@@ -431,7 +442,10 @@ impl UserStore for PostgresStore {
         ids: Vec<UserId>,
     ) -> Result<Vec<User>, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| users::assign(&tx, &ctx, center, campaign, ids).await?))
+        Ok(transaction!(conn, |tx| users::assign(
+            &tx, &ctx, center, campaign, ids
+        )
+        .await?))
     }
 
     async fn remove_user(
@@ -442,7 +456,10 @@ impl UserStore for PostgresStore {
         user: UserId,
     ) -> Result<User, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| users::remove(&tx, &ctx, center, campaign, user).await?))
+        Ok(transaction!(conn, |tx| users::remove(
+            &tx, &ctx, center, campaign, user
+        )
+        .await?))
     }
 
     async fn delete_user(&self, center: ContactCenterId, user: UserId) -> Result<bool> {
@@ -461,7 +478,10 @@ impl LeadStore for PostgresStore {
         leads: Vec<Lead>,
     ) -> Result<LeadsImported, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| leads::import(&tx, &ctx, center, campaign, &leads).await?))
+        Ok(transaction!(conn, |tx| leads::import(
+            &tx, &ctx, center, campaign, &leads
+        )
+        .await?))
     }
 
     async fn campaign_leads(

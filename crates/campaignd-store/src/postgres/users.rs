@@ -136,7 +136,13 @@ pub(super) async fn import(
         let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 5]> = rows
             .iter()
             .map(|(id, name, email, attributes)| {
-                [&center as _, id as _, name as _, email as _, attributes as _]
+                [
+                    &center as _,
+                    id as _,
+                    name as _,
+                    email as _,
+                    attributes as _,
+                ]
             })
             .collect();
         // Sent at once: the driver pipelines them on the connection.

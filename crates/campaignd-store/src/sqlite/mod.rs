@@ -845,7 +845,10 @@ mod tests {
             .inner
             .prune_changes(at, Duration::from_hours(1))
             .unwrap();
-        let left = store.changes_since(&ChangeCursor::origin(), 100).await.unwrap();
+        let left = store
+            .changes_since(&ChangeCursor::origin(), 100)
+            .await
+            .unwrap();
         assert_eq!(left.changes.len(), 2, "{left:?}");
         assert_eq!(
             store.latest_change().await.unwrap(),
@@ -857,7 +860,10 @@ mod tests {
             .inner
             .prune_changes(later, Duration::from_hours(1))
             .unwrap();
-        let left = store.changes_since(&ChangeCursor::origin(), 100).await.unwrap();
+        let left = store
+            .changes_since(&ChangeCursor::origin(), 100)
+            .await
+            .unwrap();
         assert_eq!(left.changes.len(), 1, "{left:?}");
         assert_eq!(left.next, ChangeCursor(CursorAt::Seq(7)));
     }

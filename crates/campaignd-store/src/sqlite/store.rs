@@ -19,10 +19,11 @@ use super::{
 };
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
-    CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter,
-    CursorAt, Footprint, ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant,
-    KeyStore, LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress,
-    Result, StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
+    CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor,
+    ChangeFeed, ContactCenter, CursorAt, Footprint, ImportId, ImportProblem, ImportRecord,
+    ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage, LeadStore, LeadsImported,
+    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, UserPage, UserRecord,
+    UserStore, WriteContext, WriteError, Written,
 };
 
 #[async_trait]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use campaignd_store::{MigrationReport, SqliteStore, Store};
+use campaignd_store::{MigrationReport, PostgresStore, SqliteStore, Store};
 
 /// The default database: an SQLite file in the working directory.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://campaignd.db";
@@ -60,7 +60,7 @@ impl std::fmt::Display for DatabaseUrl {
     }
 }
 
-/// Opens the store, with at most `pool_size` connections for reading, and
+/// Opens the store, with at most `pool_size` connections, and
 /// brings its schema up to date.
 pub(crate) async fn open(
     url: &DatabaseUrl,
@@ -71,9 +71,10 @@ pub(crate) async fn open(
             SqliteStore::open_with_readers(path, pool_size.get() as usize)
                 .with_context(|| format!("cannot open database {}", path.display()))?,
         ),
-        DatabaseUrl::Postgres(_) => {
-            anyhow::bail!("this build has no PostgreSQL backend yet; use sqlite://PATH")
-        }
+        DatabaseUrl::Postgres(url) => Arc::new(
+            PostgresStore::connect(url, pool_size.get() as usize)
+                .context("cannot open the PostgreSQL database")?,
+        ),
     };
     let report = store
         .migrate()

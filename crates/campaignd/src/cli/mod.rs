@@ -170,8 +170,9 @@ fn block_on(workers: usize, work: impl Future<Output = anyhow::Result<()>>) -> a
 
 /// The admin commands, on the configured database.
 async fn admin(command: Command, database: config::Database) -> anyhow::Result<()> {
+    let pool_size = database.pool_size();
     let url = database.url;
-    let (store, report) = db::open(&url, database.pool_size).await?;
+    let (store, report) = db::open(&url, pool_size).await?;
     let store = &*store;
     match command {
         Command::Serve(_)

@@ -18,7 +18,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
              (limits are kept per node); unset redis.url or CAMPAIGND_REDIS_URL"
         );
     }
-    let (store, _) = db::open(&config.database.url, config.database.pool_size).await?;
+    let (store, _) = db::open(&config.database.url, config.database.pool_size()).await?;
     let shutdown = campaignd_server::shutdown_signal()?;
     let demo_key = if config.server.demo {
         Some(demo::seed(&*store).await?)

@@ -596,7 +596,12 @@ async fn the_audit_trail_lists_each_write_through_the_cli() {
         .await
         .unwrap();
     let url = server.database_url();
-    let dir = server.database_path().parent().unwrap().to_owned();
+    let dir = server
+        .database_path()
+        .expect("an SQLite server")
+        .parent()
+        .unwrap()
+        .to_owned();
     let run = |args: Vec<String>| {
         let (url, dir) = (url.clone(), dir.clone());
         tokio::task::spawn_blocking(move || {

@@ -11,7 +11,12 @@ use campaignd_testkit::{Run, TestServer, run_campaignd};
 /// Runs `campaignd ARGS` on the server's database, with `stdin`.
 async fn campaignd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
     let url = server.database_url();
-    let dir = server.database_path().parent().unwrap().to_owned();
+    let dir = server
+        .database_path()
+        .expect("an SQLite server")
+        .parent()
+        .unwrap()
+        .to_owned();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let stdin = stdin.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
@@ -145,7 +150,8 @@ async fn a_write_through_another_node_shows_in_cached_reads_within_a_second() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoke_behind_a_held_write_lock_lands_and_takes_effect() {
     let (server, _, key_id, client) = a_server_and_a_working_key().await;
-    let holder = rusqlite::Connection::open(server.database_path()).unwrap();
+    let holder =
+        rusqlite::Connection::open(server.database_path().expect("an SQLite server")).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
     let release = std::thread::spawn(move || {
@@ -202,7 +208,7 @@ async fn an_import_held_on_its_input(
     let mut input = import.stdin.take().unwrap();
     input.write_all(bulk(0, records).as_bytes()).unwrap();
     input.flush().unwrap();
-    let database = server.database_path().clone();
+    let database = server.database_path().expect("an SQLite server");
     within(Duration::from_mins(1), "the import staged nothing", || {
         let database = database.clone();
         async move { staged_rows(&database) >= 1000 }
@@ -221,7 +227,7 @@ async fn a_revoke_lands_and_takes_effect_while_an_import_is_running() {
     let (server, center, key_id, client) = a_server_and_a_working_key().await;
     let watcher = server.client(&server.reader(center).await);
     let (mut import, mut input) = an_import_held_on_its_input(&server, 5000).await;
-    let database = server.database_path().clone();
+    let database = server.database_path().expect("an SQLite server");
 
     let out = campaignd(&server, &["key", "revoke", &key_id.to_string()], None).await;
     out.ok();
@@ -266,7 +272,7 @@ async fn an_interrupted_import_removes_what_it_staged() {
     let (server, center, _, _) = a_server_and_a_working_key().await;
     let watcher = server.client(&server.reader(center).await);
     let (import, input) = an_import_held_on_its_input(&server, 3000).await;
-    let database = server.database_path().clone();
+    let database = server.database_path().expect("an SQLite server");
     let interrupted = std::process::Command::new("kill")
         .args(["-INT", &import.id().to_string()])
         .status()

@@ -302,16 +302,17 @@ pub(crate) const KEYS: &[Key] = &[
         path: "database.pool_size",
         env: "CAMPAIGND_DATABASE_POOL_SIZE",
         flag: None,
-        doc: "Most connections a process opens to read the database (at least \
-              2 are used). Each SQLite reader keeps a 2 MiB page cache; reads \
-              beyond this many wait their turn.",
-        example: None,
+        doc: "Most connections a process opens to the database (at least 2 \
+              are used). SQLite: readers, default 4, each keeping a 2 MiB page \
+              cache. PostgreSQL: every connection, default 32. Calls beyond \
+              this many wait their turn, up to a second, then answer 503.",
+        example: Some("32"),
         secret: false,
         set: |c, s| {
-            c.database.pool_size = positive(s)?;
+            c.database.pool_size = Some(positive(s)?);
             Ok(())
         },
-        get: |c| Some(integer(i64::from(c.database.pool_size.get()))),
+        get: |c| c.database.pool_size.map(|n| integer(i64::from(n.get()))),
     },
     Key {
         path: "redis.url",

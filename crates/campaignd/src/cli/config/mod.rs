@@ -92,8 +92,29 @@ pub(crate) struct Log {
 pub(crate) struct Database {
     /// Where the data lives.
     pub(crate) url: DatabaseUrl,
-    /// Most connections a process opens for reading (SQLite's reader pool).
-    pub(crate) pool_size: NonZeroU32,
+    /// Most connections a process opens: SQLite's readers, or every
+    /// PostgreSQL connection. `None`: the backend's default.
+    pub(crate) pool_size: Option<NonZeroU32>,
+}
+
+impl Database {
+    /// SQLite readers by default: each keeps a page cache, and one writer
+    /// does every write anyway.
+    const SQLITE_POOL: u32 = 4;
+    /// PostgreSQL connections by default: enough concurrent transactions
+    /// for the server to share commits between them, at about 10 MiB each.
+    const POSTGRES_POOL: u32 = 32;
+
+    /// The pool size in effect.
+    pub(crate) fn pool_size(&self) -> NonZeroU32 {
+        self.pool_size.unwrap_or_else(|| {
+            let default = match self.url {
+                DatabaseUrl::Sqlite(_) => Self::SQLITE_POOL,
+                DatabaseUrl::Postgres(_) => Self::POSTGRES_POOL,
+            };
+            NonZeroU32::new(default).expect("positive")
+        })
+    }
 }
 
 /// `[redis]`.
@@ -135,7 +156,7 @@ impl Default for Config {
                 format: LogFormat::Text,
             },
             database: Database {
-                pool_size: NonZeroU32::new(4).expect("positive"),
+                pool_size: None,
                 url: DEFAULT_DATABASE_URL
                     .parse()
                     .expect("the default database URL parses"),
