@@ -9,8 +9,10 @@
 )]
 
 mod faulty;
+mod private_postgres;
 
 pub use faulty::{Fault, FaultyStore};
+pub use private_postgres::{PrivatePostgres, free_port};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
