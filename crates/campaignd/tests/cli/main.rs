@@ -8,6 +8,7 @@ mod admin;
 mod config;
 mod cross_process;
 mod durability;
+mod nodes;
 mod outage;
 mod remote;
 mod support;
