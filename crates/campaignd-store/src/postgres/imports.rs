@@ -213,7 +213,7 @@ pub(super) async fn stage(
     let center = row.center;
     let mut next: i64 = tx
         .query_one(
-            "SELECT next_campaign_id FROM contact_centers WHERE id = $1 FOR UPDATE",
+            "SELECT next_campaign_id FROM contact_centers WHERE id = $1 FOR NO KEY UPDATE",
             &[&center.get()],
         )
         .await?

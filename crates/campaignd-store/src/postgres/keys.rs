@@ -26,12 +26,13 @@ fn info_from_row(row: &Row) -> Result<ApiKeyInfo> {
 }
 
 /// Stores a key, unless its center is missing or full. The center's row
-/// is locked so two creates cannot both take its last free place.
+/// is locked (short of blocking foreign-key checks) so two creates cannot
+/// both take its last free place.
 pub(super) async fn create(tx: &impl GenericClient, key: &NewApiKey) -> Result<ApiKeyInfo> {
     let center = key.contact_center_id.get();
     if tx
         .query_opt(
-            "SELECT 1 FROM contact_centers WHERE id = $1 FOR UPDATE",
+            "SELECT 1 FROM contact_centers WHERE id = $1 FOR NO KEY UPDATE",
             &[&center],
         )
         .await?

@@ -45,6 +45,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest one statement may run, unless a bulk operation lifts it.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Longest sent data may go unacknowledged before the connection is
+/// dropped: past the statement timeout, so only a dead peer trips it.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// Most changes one upkeep call prunes.
 const PRUNE_BATCH: i64 = 20_000;
 
@@ -90,6 +94,9 @@ impl PostgresStore {
             STATEMENT_TIMEOUT.as_millis()
         ));
         config.keepalives_idle(Duration::from_secs(10));
+        // A host that vanishes without a reset would otherwise hold every
+        // request on its connection until TCP gives up, minutes later.
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -138,13 +145,24 @@ impl PostgresStore {
 /// anything else is a bug or corrupt data (500).
 pub(crate) fn map_err(e: &tokio_postgres::Error) -> StoreError {
     let retry = match e.code() {
-        None => true,
+        // No code: the driver's own error. Worth a retry when the
+        // connection is gone or the network failed; a mistake in a query
+        // (a wrong parameter count, an unexpected row count) is a bug.
+        None => {
+            e.is_closed()
+                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                || e.to_string().contains("timeout")
+        }
         Some(code) => {
             let class = &code.code()[..2];
             // 08: connection exception; 53: insufficient resources; 57:
             // operator intervention (shutdown, statement timeout); 40:
             // serialization failure or deadlock, which a retry resolves.
-            matches!(class, "08" | "53" | "57" | "40") || *code == SqlState::LOCK_NOT_AVAILABLE
+            // 25006: a write reached a server that is read-only now (a
+            // primary demoted by a failover).
+            matches!(class, "08" | "53" | "57" | "40")
+                || *code == SqlState::LOCK_NOT_AVAILABLE
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
         }
     };
     let message = match e.as_db_error() {
@@ -182,6 +200,8 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
 }
 
 /// Records a change in the log nodes follow, in the caller's transaction.
+/// Its time is the database's, as is the pruning cutoff: a node whose clock
+/// runs fast cannot prune what the others have yet to read.
 pub(crate) async fn record_change(tx: &impl GenericClient, change: Change) -> Result<()> {
     let (kind, center, campaign, key) = match change {
         Change::Campaign(center, id) => ("campaign", Some(center.get()), Some(id.get()), None),
@@ -191,20 +211,11 @@ pub(crate) async fn record_change(tx: &impl GenericClient, change: Change) -> Re
     let stmt = tx
         .prepare_cached(
             "INSERT INTO changes (kind, contact_center_id, campaign_id, api_key_id, at)
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
         )
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &kind,
-            &center,
-            &campaign,
-            &key,
-            &Timestamp::now().unix_millis(),
-        ],
-    )
-    .await?;
+    tx.execute(&stmt, &[&kind, &center, &campaign, &key])
+        .await?;
     Ok(())
 }
 

@@ -92,12 +92,13 @@ impl Upkeep for PostgresStore {
     async fn maintain(&self) -> Result<()> {
         let conn = self.conn().await?;
         imports::reap(&conn, &[]).await?;
-        let cutoff = Timestamp::now().unix_millis()
-            - i64::try_from(CHANGE_RETENTION.as_millis()).unwrap_or(i64::MAX);
+        let retention = i64::try_from(CHANGE_RETENTION.as_millis()).unwrap_or(i64::MAX);
         conn.execute(
             "DELETE FROM changes WHERE seq IN
-                (SELECT seq FROM changes WHERE at < $1 ORDER BY seq LIMIT $2)",
-            &[&cutoff, &PRUNE_BATCH],
+                (SELECT seq FROM changes
+                 WHERE at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1
+                 ORDER BY seq LIMIT $2)",
+            &[&retention, &PRUNE_BATCH],
         )
         .await?;
         Ok(())

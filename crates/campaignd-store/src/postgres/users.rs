@@ -27,15 +27,19 @@ fn from_row(row: &Row) -> Result<User> {
     })
 }
 
-/// The users of the center with these ids, by id.
+/// The users of the center with these ids, by id; with `lock`, kept from
+/// being deleted until the caller's transaction ends (an assignment's
+/// foreign key would otherwise fail on a user deleted meanwhile).
 async fn by_ids(
     conn: &impl GenericClient,
     center: ContactCenterId,
     ids: &[i64],
+    lock: bool,
 ) -> Result<HashMap<i64, User>> {
     let stmt = conn
         .prepare_cached(&format!(
-            "{SELECT} WHERE contact_center_id = $1 AND id = ANY($2)"
+            "{SELECT} WHERE contact_center_id = $1 AND id = ANY($2){}",
+            if lock { " FOR KEY SHARE" } else { "" }
         ))
         .await?;
     conn.query(&stmt, &[&center.get(), &ids])
@@ -55,7 +59,7 @@ pub(super) async fn import(
 ) -> Result<u64> {
     if tx
         .query_opt(
-            "SELECT 1 FROM contact_centers WHERE id = $1 FOR UPDATE",
+            "SELECT 1 FROM contact_centers WHERE id = $1 FOR NO KEY UPDATE",
             &[&center.get()],
         )
         .await?
@@ -86,7 +90,7 @@ pub(super) async fn import(
         }
     }
     let wanted: Vec<i64> = given.keys().map(|id| id.get()).collect();
-    let existing = by_ids(tx, center, &wanted).await?;
+    let existing = by_ids(tx, center, &wanted, false).await?;
     for r in &records {
         if let Some(id) = r.document.id
             && given.get(&id) == Some(&r.index)
@@ -283,7 +287,7 @@ pub(super) async fn assign(
     ids.sort_unstable();
     ids.dedup();
     let wanted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let mut known = by_ids(conn, center, &wanted).await?;
+    let mut known = by_ids(conn, center, &wanted, true).await?;
     let mut missing = FieldErrors::new();
     for id in &ids {
         if !known.contains_key(&id.get()) {
@@ -333,7 +337,7 @@ pub(super) async fn remove(
         .await?
         .ok_or(WriteError::NotFound)?
         .campaign;
-    let user = by_ids(conn, center, &[id.get()])
+    let user = by_ids(conn, center, &[id.get()], false)
         .await?
         .remove(&id.get())
         .ok_or(WriteError::NotFound)?;

@@ -86,21 +86,21 @@ pub(super) async fn create(
     center: ContactCenterId,
     settings: CampaignSettings,
 ) -> Outcome {
-    if campaigns::name_taken(conn, center, settings.name.as_str(), None).await? {
-        return Err(WriteError::name_taken());
-    }
     // Ids are never reused: the counter only moves forward, imports
-    // included. Its row lock orders creates in one center.
+    // included. Its row lock orders creates, renames and import stages in
+    // one center, so the name check below sees every staged name.
     let next: i64 = conn
         .query_opt(
             "UPDATE contact_centers SET next_campaign_id = next_campaign_id + 1 WHERE id = $1
              RETURNING next_campaign_id - 1",
             &[&center.get()],
         )
-        .await
-        .map_err(|e| WriteError::Store(map_err(&e)))?
+        .await?
         .ok_or(WriteError::NotFound)?
         .get(0);
+    if campaigns::name_taken(conn, center, settings.name.as_str(), None).await? {
+        return Err(WriteError::name_taken());
+    }
     let id = CampaignId::new(next)
         .filter(|id| id.get() <= CampaignId::MAX_STORED)
         .ok_or_else(|| StoreError::Internal("the center has used every campaign id".into()))?;
@@ -139,10 +139,16 @@ pub(super) async fn update(
     let Current { campaign, .. } = current(conn, center, id, expected).await?;
     campaign.status.check_update()?;
     let settings = patch.apply(&campaign).map_err(WriteError::Invalid)?;
-    if settings.name != campaign.settings.name
-        && campaigns::name_taken(conn, center, settings.name.as_str(), Some(id)).await?
-    {
-        return Err(WriteError::name_taken());
+    if settings.name != campaign.settings.name {
+        // A rename takes turns with creates and import stages (see `create`).
+        conn.execute(
+            "SELECT 1 FROM contact_centers WHERE id = $1 FOR NO KEY UPDATE",
+            &[&center.get()],
+        )
+        .await?;
+        if campaigns::name_taken(conn, center, settings.name.as_str(), Some(id)).await? {
+            return Err(WriteError::name_taken());
+        }
     }
     let status = campaign.status;
     let updated = Campaign {
@@ -161,6 +167,9 @@ pub(super) async fn delete(
 ) -> Outcome {
     let Current { campaign, body } = current(conn, center, id, expected).await?;
     campaign.status.check_delete()?;
+    // Lifted for this transaction: the delete cascades to every lead.
+    conn.batch_execute("SET LOCAL statement_timeout = 0")
+        .await?;
     campaigns::delete(conn, center, id).await?;
     log(
         conn,
