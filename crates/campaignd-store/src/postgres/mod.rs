@@ -150,7 +150,8 @@ pub(crate) fn map_err(e: &tokio_postgres::Error) -> StoreError {
         // (a wrong parameter count, an unexpected row count) is a bug.
         None => {
             e.is_closed()
-                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                || std::error::Error::source(e)
+                    .is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
                 || e.to_string().contains("timeout")
         }
         Some(code) => {
