@@ -52,6 +52,10 @@ trap stop EXIT
 trap 'exit 130' INT TERM
 
 # Port 0: the kernel picks a free port, and the server prints its address.
+# The files exist before the server starts: the loop below may read them
+# before the background shell has opened them.
+: > "$work/stdout"
+: > "$work/stderr"
 CAMPAIGND_DATABASE_URL="sqlite://$work/demo.db" "$target/release/campaignd" serve --demo \
   --listen 127.0.0.1:0 --rate-limit-per-second 100000 --rate-limit-burst 100000 \
   --write-rate-limit-per-second 100000 --write-rate-limit-burst 100000 \
