@@ -16,6 +16,7 @@ use crate::runtime::import_claims::ImportClaims;
 use crate::runtime::key_use::KeyUse;
 use crate::runtime::metrics::{CacheName, Metrics};
 use crate::runtime::ratelimit::{LocalLimiter, Quota, RateLimiter};
+use crate::runtime::shared_limit::{RedisLink, SharedLimiter};
 
 /// Settings the request path needs.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct AppConfig {
     pub request_timeout: Duration,
     /// This deployment's cluster id, shown in the OpenAPI document.
     pub cluster_id: Option<String>,
+    /// Redis, where every node keeps the rate-limit budgets they share;
+    /// `None`: each node keeps its own.
+    pub redis_url: Option<String>,
 }
 
 /// Everything a request may touch; cheap to clone.
@@ -90,11 +94,26 @@ impl AppState {
         config: AppConfig,
     ) -> campaignd_store::Result<Self> {
         let secret = store.server_secret().await?;
+        let (limiter, write_limiter): (Box<dyn RateLimiter>, Box<dyn RateLimiter>) = match &config
+            .redis_url
+        {
+            Some(url) => {
+                let link = RedisLink::new(url).map_err(campaignd_store::StoreError::Internal)?;
+                (
+                    Box::new(SharedLimiter::new(config.quota, "read", Arc::clone(&link))),
+                    Box::new(SharedLimiter::new(config.write_quota, "write", link)),
+                )
+            }
+            None => (
+                Box::new(LocalLimiter::new(config.quota)),
+                Box::new(LocalLimiter::new(config.write_quota)),
+            ),
+        };
         Ok(Self(Arc::new(App {
             hasher: KeyHasher::new(&secret),
             caches: Arc::new(Caches::new(config.cache_bytes)),
-            limiter: Box::new(LocalLimiter::new(config.quota)),
-            write_limiter: Box::new(LocalLimiter::new(config.write_quota)),
+            limiter,
+            write_limiter,
             limit_header: HeaderValue::from(config.quota.burst.get()),
             write_limit_header: HeaderValue::from(config.write_quota.burst.get()),
             key_use: KeyUse::default(),

@@ -10,9 +10,11 @@
 
 mod faulty;
 mod private_postgres;
+mod private_redis;
 
 pub use faulty::{Fault, FaultyStore};
 pub use private_postgres::{PrivatePostgres, free_port};
+pub use private_redis::PrivateRedis;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -186,6 +188,7 @@ impl Default for Settings {
                 cache_bytes: 4 << 20,
                 request_timeout: Duration::from_secs(10),
                 cluster_id: Some("cc-test01".into()),
+                redis_url: None,
             },
             limits: Limits {
                 max_connections: 64,

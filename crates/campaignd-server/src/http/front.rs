@@ -254,6 +254,7 @@ mod tests {
             cache_bytes: 1 << 20,
             request_timeout: Duration::from_secs(5),
             cluster_id: None,
+            redis_url: None,
         };
         AppState::new(Arc::clone(store), config).await.unwrap()
     }

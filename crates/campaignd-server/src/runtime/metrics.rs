@@ -126,6 +126,7 @@ pub(crate) struct Metrics {
     render_cache_bytes: Gauge,
     database_bytes: Gauge,
     wal_bytes: Gauge,
+    rate_limit_fallback: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -193,6 +194,12 @@ impl Default for Metrics {
             "Bytes of SQLite's write-ahead log",
             wal_bytes.clone(),
         );
+        let rate_limit_fallback = Gauge::default();
+        registry.register(
+            "rate_limit_fallback",
+            "1 while this node keeps rate limits alone because Redis is unreachable",
+            rate_limit_fallback.clone(),
+        );
         let started = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         started.set(
             std::time::SystemTime::now()
@@ -238,6 +245,7 @@ impl Default for Metrics {
             render_cache_bytes,
             database_bytes,
             wal_bytes,
+            rate_limit_fallback,
         }
     }
 }
@@ -332,7 +340,13 @@ impl Metrics {
     /// rendered-body cache's current size, `footprint` storage's on disk
     /// (a size the backend cannot tell is left out of the gauges' values:
     /// they stay at their last reading, 0 at first).
-    pub(crate) fn render(&self, render_cache_bytes: usize, footprint: Footprint) -> String {
+    pub(crate) fn render(
+        &self,
+        render_cache_bytes: usize,
+        footprint: Footprint,
+        rate_limit_fallback: bool,
+    ) -> String {
+        self.rate_limit_fallback.set(i64::from(rate_limit_fallback));
         let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.render_cache_bytes
             .set(bytes(render_cache_bytes as u64));
@@ -378,6 +392,7 @@ mod tests {
                 database_bytes: Some(4096),
                 wal_bytes: Some(0),
             },
+            true,
         );
         let route = r#"route="/api/v4/campaigns/{campaign_id}""#;
         for line in [
@@ -400,6 +415,7 @@ mod tests {
             "campaignd_render_cache_bytes 1234".to_owned(),
             "campaignd_database_bytes 4096".to_owned(),
             "campaignd_wal_bytes 0".to_owned(),
+            "campaignd_rate_limit_fallback 1".to_owned(),
             format!(
                 r#"campaignd_build_info{{version="{}"}} 1"#,
                 env!("CARGO_PKG_VERSION")
@@ -428,18 +444,18 @@ mod tests {
             )
         };
         assert!(
-            a.render(0, Footprint::default())
+            a.render(0, Footprint::default(), false)
                 .lines()
                 .any(|l| l == line(3)),
             "{}",
-            a.render(0, Footprint::default())
+            a.render(0, Footprint::default(), false)
         );
         assert!(
-            b.render(0, Footprint::default())
+            b.render(0, Footprint::default(), false)
                 .lines()
                 .any(|l| l == line(1)),
             "{}",
-            b.render(0, Footprint::default())
+            b.render(0, Footprint::default(), false)
         );
     }
 }

@@ -1,5 +1,6 @@
 //! What a node keeps in memory beside storage: caches and their change
-//! watcher, the rate limiter, key-use batching, running lead imports and
+//! watcher, the rate limiters (local, or shared through Redis), key-use
+//! batching, running lead imports and
 //! request metrics. Nothing
 //! here knows about HTTP routes or handlers.
 
@@ -8,4 +9,5 @@ pub(crate) mod import_claims;
 pub(crate) mod key_use;
 pub(crate) mod metrics;
 pub(crate) mod ratelimit;
+pub(crate) mod shared_limit;
 pub(crate) mod watch;

@@ -60,6 +60,11 @@ pub(crate) trait RateLimiter: Send + Sync + 'static {
     fn peek(&self, subject: Subject) -> Check<'_>;
     /// Forgets budgets that are full again, bounding memory.
     fn prune(&self);
+    /// Whether a limiter meant to share budgets with other nodes decides
+    /// alone for now (its shared store is unreachable).
+    fn fallback(&self) -> bool {
+        false
+    }
 }
 
 /// A limiter's answer, now or later. A boxed future per request (what an
@@ -69,10 +74,6 @@ pub(crate) enum Check<'a> {
     /// Decided.
     Ready(Decision),
     /// To be decided, e.g. by a shared store.
-    #[expect(
-        dead_code,
-        reason = "the shared-store limiter (issue 12) answers later"
-    )]
     Later(std::pin::Pin<Box<dyn std::future::Future<Output = Decision> + Send + 'a>>),
 }
 

@@ -535,6 +535,8 @@ pub(crate) struct ServeArgs {
     worker_threads: Option<String>,
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -557,6 +559,7 @@ impl ServeArgs {
             ("--cache-mb", &self.cache_mb),
             ("--worker-threads", &self.worker_threads),
             ("--log-format", &self.log_format),
+            ("--redis-url", &self.redis_url),
         ]
         .into_iter()
         .filter_map(|(flag, value)| Some((flag, value.clone()?)))

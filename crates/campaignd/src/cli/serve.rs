@@ -10,14 +10,6 @@ use crate::cli::{db, demo};
 /// `campaignd serve`: open the database, seed the demo if asked, serve until
 /// a signal.
 pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
-    // Limits kept per node while the operator expects them shared would
-    // multiply every quota by the node count without a word; refuse instead.
-    if config.redis.url.is_some() {
-        anyhow::bail!(
-            "redis.url is set, but this build has no shared rate limiter yet \
-             (limits are kept per node); unset redis.url or CAMPAIGND_REDIS_URL"
-        );
-    }
     let (store, _) = db::open(&config.database.url, config.database.pool_size()).await?;
     let shutdown = campaignd_server::shutdown_signal()?;
     let demo_key = if config.server.demo {

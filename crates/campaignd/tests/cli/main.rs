@@ -1,14 +1,13 @@
 //! The `campaignd` binary as scripts use it: the admin commands against a
 //! database of their own, the configuration layers, writes that reach a
 //! running server from another process, and the remote commands against a
-//! server on port 0, and a node over PostgreSQL while its database is
-//! stopped and started.
+//! server on port 0, and three nodes sharing PostgreSQL and Redis while
+//! each is stopped and started.
 
 mod admin;
+mod cluster;
 mod config;
 mod cross_process;
 mod durability;
-mod nodes;
-mod outage;
 mod remote;
 mod support;

@@ -42,15 +42,30 @@ pub(crate) fn campaignd(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run
     Run(child.wait_with_output().unwrap())
 }
 
-/// Starts `campaignd serve` on a free port over `url`; answers the process
-/// and its base URL.
+/// Starts `campaignd serve` on a free port over `url`, with quotas no test
+/// reaches; answers the process and its base URL.
 pub(crate) fn serve(url: &str) -> (Child, String) {
+    serve_with(
+        url,
+        &[
+            "--rate-limit-per-second",
+            "100000",
+            "--rate-limit-burst",
+            "100000",
+            "--write-rate-limit-per-second",
+            "100000",
+            "--write-rate-limit-burst",
+            "100000",
+        ],
+    )
+}
+
+/// Starts `campaignd serve` on a free port over `url` with `args`; answers
+/// the process and its base URL.
+pub(crate) fn serve_with(url: &str, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--rate-limit-per-second", "100000"])
-        .args(["--rate-limit-burst", "100000"])
-        .args(["--write-rate-limit-per-second", "100000"])
-        .args(["--write-rate-limit-burst", "100000"])
+        .args(args)
         .env("CAMPAIGND_DATABASE_URL", url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

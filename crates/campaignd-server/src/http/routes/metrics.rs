@@ -16,7 +16,10 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
         .storage("footprint", app.store.footprint())
         .await
         .unwrap_or_default();
-    let body = app.metrics.render(app.caches.renders.used(), footprint);
+    let fallback = app.limiter.fallback() || app.write_limiter.fallback();
+    let body = app
+        .metrics
+        .render(app.caches.renders.used(), footprint, fallback);
     let mut response = Response::new(axum::body::Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -317,10 +317,13 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         path: "redis.url",
         env: "CAMPAIGND_REDIS_URL",
-        flag: None,
-        doc: "A redis:// or rediss:// URL, for rate limits shared by several \
-              nodes. Not in this build yet: `serve` refuses to start with it \
-              set rather than keep limits per node while you expect them shared.",
+        flag: Some("--redis-url"),
+        doc: "A redis:// or rediss:// URL: every node keeps its rate-limit \
+              budgets there, so N nodes admit what one would. Unset, each \
+              node keeps its own. While Redis is unreachable each node falls \
+              back to its own budgets (logged once, and \
+              campaignd_rate_limit_fallback is 1) and shares again when it is \
+              back.",
         example: Some("\"redis://:PASSWORD@127.0.0.1:6379\""),
         secret: true,
         set: |c, s| {

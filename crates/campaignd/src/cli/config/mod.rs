@@ -120,7 +120,7 @@ impl Database {
 /// `[redis]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Redis {
-    /// Shared rate-limit state for several nodes (not in this build yet).
+    /// Where several nodes keep the rate-limit budgets they share.
     pub(crate) url: Option<String>,
 }
 
@@ -184,6 +184,7 @@ impl Config {
             cache_bytes: self.server.cache_mb.saturating_mul(1024 * 1024),
             request_timeout: self.server.request_timeout,
             cluster_id: self.server.cluster_id.clone(),
+            redis_url: self.redis.url.clone(),
         }
     }
 
