@@ -16,10 +16,15 @@ in the same run, so drift of this shared machine cancels out.
 Runs 1-5 are repeated in interleaved rounds; each ratio is taken within a
 round and the medians are reported. Also: peak RSS of campaignd over the
 run, and time from process start to the first 200.
-Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH]
+Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH] [--postgres]
   --campaignd  another build to measure (skips the build), e.g. an older commit's
+  --postgres   serve from a fresh PostgreSQL database (CAMPAIGND_BENCH_POSTGRES_URL's
+               server, default the machine's) with rate limits in Redis
+               (CAMPAIGND_BENCH_REDIS_URL, default redis://127.0.0.1:6379), as one
+               node of several would; PostgreSQL and Redis are not pinned
 """
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -29,6 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pg import Database  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/campaignd")
@@ -107,7 +115,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
     ap.add_argument("--keep", help="reuse/keep the populated database in this directory")
     ap.add_argument("--campaignd", help="the campaignd binary to measure (default: build this tree's)")
+    ap.add_argument("--postgres", action="store_true", help="serve from PostgreSQL, limits in Redis")
     args = ap.parse_args()
+    if args.postgres and args.keep:
+        raise SystemExit("--keep keeps an SQLite file; with --postgres the database is made afresh")
+    with Database("campaignd_read_bench") if args.postgres else contextlib.nullcontext() as pg_url:
+        bench(args, pg_url)
+
+
+def bench(args, pg_url):
 
     global BIN
     if args.campaignd:
@@ -116,7 +132,9 @@ def main():
                    + ([] if args.campaignd else ["--bin", "campaignd"]), cwd=ROOT, check=True)
     work = args.keep or tempfile.mkdtemp(prefix="campaignd-bench-")
     os.makedirs(work, exist_ok=True)
-    env = dict(os.environ, CAMPAIGND_DATABASE_URL=f"sqlite://{work}/bench.db", CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
+    url = pg_url or f"sqlite://{work}/bench.db"
+    env = dict(os.environ, CAMPAIGND_DATABASE_URL=url, CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
+    shared = ["--redis-url", os.environ.get("CAMPAIGND_BENCH_REDIS_URL", "redis://127.0.0.1:6379")] if pg_url else []
     if not os.path.exists(os.path.join(work, "keys.txt")):
         populate(env, work)
 
@@ -124,7 +142,7 @@ def main():
     t0 = time.monotonic()
     server = subprocess.Popen(
         ["taskset", "-c", "0", BIN, "serve", "--demo", "--listen", f"127.0.0.1:{port}",
-         "--rate-limit-per-second", "1000000000", "--rate-limit-burst", "1000000000"],
+         "--rate-limit-per-second", "1000000000", "--rate-limit-burst", "1000000000"] + shared,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = [server.stdout.readline() for _ in range(2)]
     key = lines[1].split("demo API key: ")[1].strip()
@@ -202,6 +220,7 @@ end
         rps = [run["rps"] for run in runs[name]]
         results[name + "_spread"] = max(rps) / min(rps)
 
+    print(f"storage: {'PostgreSQL, rate limits in Redis' if pg_url else 'SQLite'}")
     print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, wrk on CPU 1, 64 connections, "
           f"{args.rounds} rounds of {args.duration}s runs (medians; ratios within each round)")
     print(f"bodies: hot {len(hot)} bytes, list {len(list_body)} bytes; campaigns: {CENTERS * PER_CENTER + 26}")

@@ -323,6 +323,34 @@ pub trait LeadStore: Send + Sync + 'static {
         leads: Vec<Lead>,
     ) -> Result<LeadsImported, WriteError>;
 
+    /// Claims a campaign for one import, for every node sharing this
+    /// store, until `release_lead_import` or `ttl` (which outlasts any
+    /// import, and frees the campaign of a node that died holding it).
+    /// `holder` names the import. `false`: another import holds it. A
+    /// backend one node serves alone (SQLite) has nothing to share: the
+    /// node's own claims are enough, and this always succeeds.
+    async fn claim_lead_import(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        holder: i64,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        let _ = (center, campaign, holder, ttl);
+        Ok(true)
+    }
+
+    /// Ends `holder`'s claim on a campaign, if it still has it.
+    async fn release_lead_import(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        holder: i64,
+    ) -> Result<()> {
+        let _ = (center, campaign, holder);
+        Ok(())
+    }
+
     /// A page of a campaign's leads, by priority then import order, with
     /// the total; `None` if the campaign does not exist.
     async fn campaign_leads(

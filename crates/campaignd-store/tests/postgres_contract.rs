@@ -19,3 +19,83 @@ async fn postgres() -> Option<Fixture> {
 }
 
 campaignd_store::contract_tests!(postgres);
+
+/// A lead import's claim on a campaign excludes every other holder, on
+/// every node, until it is released or expires.
+#[tokio::test]
+async fn a_lead_import_claim_is_exclusive_until_released_or_expired() {
+    use std::time::Duration;
+
+    use campaignd_model::{CampaignId, ContactCenterId};
+
+    let Some(fixture) = postgres().await else {
+        return;
+    };
+    let store = &fixture.store;
+    let other_node = PostgresStore::connect(
+        fixture
+            .guard
+            .downcast_ref::<TempDatabase>()
+            .expect("the fixture's database")
+            .url(),
+        2,
+    )
+    .unwrap();
+    let center = ContactCenterId::new(1).unwrap();
+    let (one, two) = (CampaignId::new(1).unwrap(), CampaignId::new(2).unwrap());
+    let long = Duration::from_mins(1);
+    assert!(store.claim_lead_import(center, one, 1, long).await.unwrap());
+    assert!(
+        !other_node
+            .claim_lead_import(center, one, 2, long)
+            .await
+            .unwrap()
+    );
+    assert!(
+        other_node
+            .claim_lead_import(center, two, 2, long)
+            .await
+            .unwrap(),
+        "another campaign is free"
+    );
+    // Only the holder releases its claim.
+    other_node
+        .release_lead_import(center, one, 2)
+        .await
+        .unwrap();
+    assert!(
+        !other_node
+            .claim_lead_import(center, one, 3, long)
+            .await
+            .unwrap()
+    );
+    store.release_lead_import(center, one, 1).await.unwrap();
+    assert!(
+        other_node
+            .claim_lead_import(center, one, 3, long)
+            .await
+            .unwrap()
+    );
+    // A claim whose holder died runs out.
+    let short = Duration::from_millis(50);
+    let three = CampaignId::new(3).unwrap();
+    assert!(
+        store
+            .claim_lead_import(center, three, 4, short)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !other_node
+            .claim_lead_import(center, three, 5, long)
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(
+        other_node
+            .claim_lead_import(center, three, 5, long)
+            .await
+            .unwrap()
+    );
+}

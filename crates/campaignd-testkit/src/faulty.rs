@@ -188,6 +188,8 @@ delegate! {
     impl LeadStore {
         fn import_leads(&self, ctx: WriteContext, center: ContactCenterId, campaign: CampaignId, leads: Vec<Lead>) -> Result<LeadsImported, WriteError>;
         fn campaign_leads(&self, center: ContactCenterId, campaign: CampaignId, page: Page) -> Result<Option<LeadPage>>;
+        fn claim_lead_import(&self, center: ContactCenterId, campaign: CampaignId, holder: i64, ttl: std::time::Duration) -> Result<bool>;
+        fn release_lead_import(&self, center: ContactCenterId, campaign: CampaignId, holder: i64) -> Result<()>;
     }
     impl AuditStore {
         fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;

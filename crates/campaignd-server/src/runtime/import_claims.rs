@@ -6,11 +6,17 @@
 //! upload and the parse as well as the commit, and a write still queued
 //! when its caller was answered 503 holds the campaign until it is done.
 //! A claim is owned, so the task that finishes such a write can keep it.
+//!
+//! Nodes sharing a store also claim the campaign through it
+//! ([`ImportClaims::claim_everywhere`]), after the node's own claim, so an
+//! import through one node refuses a second through another.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use campaignd_model::{CampaignId, ContactCenterId};
+use campaignd_store::Store;
 
 type Key = (ContactCenterId, CampaignId);
 
@@ -53,6 +59,99 @@ impl Drop for ImportClaim {
     fn drop(&mut self) {
         self.claims.lock().remove(&self.key);
     }
+}
+
+/// A running import's hold on its campaign here and through the store.
+/// [`SharedClaim::release`] ends it; dropped unreleased (an early answer),
+/// the store's claim is released by a task of its own.
+pub(crate) struct SharedClaim {
+    /// Dropped after the store's claim is released, so no import on this
+    /// node meets a claim of its own node in the store.
+    local: Option<ImportClaim>,
+    store: Arc<dyn Store>,
+    holder: Option<i64>,
+}
+
+impl ImportClaims {
+    /// Claims the campaign here, then for every node through `store`, for
+    /// at most `ttl`; `None` if an import holds it anywhere.
+    pub(crate) async fn claim_everywhere(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        ttl: Duration,
+    ) -> campaignd_store::Result<Option<SharedClaim>> {
+        let Some(local) = self.claim(center, campaign) else {
+            return Ok(None);
+        };
+        let holder = new_holder();
+        if !store
+            .claim_lead_import(center, campaign, holder, ttl)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(SharedClaim {
+            local: Some(local),
+            store: Arc::clone(store),
+            holder: Some(holder),
+        }))
+    }
+}
+
+impl std::fmt::Debug for SharedClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedClaim")
+            .field("local", &self.local)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedClaim {
+    /// Ends the claim everywhere.
+    pub(crate) async fn release(mut self) {
+        if let Some(holder) = self.holder.take() {
+            let (center, campaign) = self.local.as_ref().expect("held until dropped").key;
+            if let Err(e) = self
+                .store
+                .release_lead_import(center, campaign, holder)
+                .await
+            {
+                tracing::warn!(error = %e, "a lead import's claim is left to expire");
+            }
+        }
+    }
+}
+
+impl Drop for SharedClaim {
+    fn drop(&mut self) {
+        let (Some(holder), Some(local)) = (self.holder.take(), self.local.take()) else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        let (center, campaign) = local.key;
+        tokio::spawn(async move {
+            let _ = store.release_lead_import(center, campaign, holder).await;
+            drop(local);
+        });
+    }
+}
+
+/// A name no other import of any node has: random.
+fn new_holder() -> i64 {
+    let mut bytes = [0u8; 8];
+    // Without randomness, claims still exclude one another; only a claim
+    // left to expire could be taken over by a later import with the same
+    // name, which a clock-derived name makes as unlikely.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()) as u64)
+            .to_ne_bytes();
+    }
+    i64::from_ne_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -171,3 +171,14 @@ CREATE TABLE leads (
 
 CREATE UNIQUE INDEX leads_by_number ON leads (contact_center_id, campaign_id, phone_number);
 CREATE INDEX leads_by_priority ON leads (contact_center_id, campaign_id, priority, seq);
+
+-- Lead imports running, one per campaign for every node (SPEC §10): a
+-- claim lasts until its import releases it or it expires (its node died).
+-- Not tied to the campaign's row: a claim outlives nothing it names.
+CREATE TABLE lead_import_claims (
+    contact_center_id BIGINT NOT NULL,
+    campaign_id       BIGINT NOT NULL,
+    holder            BIGINT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    PRIMARY KEY (contact_center_id, campaign_id)
+);

@@ -236,3 +236,49 @@ pub(super) async fn any_active(
         .await?
         .get(0))
 }
+
+/// Claims a campaign for import `holder` until `ttl` from now (the
+/// database's clock), unless another holder's claim is still live.
+pub(super) async fn claim(
+    conn: &impl GenericClient,
+    center: ContactCenterId,
+    campaign: CampaignId,
+    holder: i64,
+    ttl: std::time::Duration,
+) -> Result<bool> {
+    let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let stmt = conn
+        .prepare_cached(
+            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+             INSERT INTO lead_import_claims (contact_center_id, campaign_id, holder, expires_at)
+             SELECT $1, $2, $3, now.ms + $4 FROM now
+             ON CONFLICT (contact_center_id, campaign_id) DO UPDATE
+                 SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE lead_import_claims.expires_at
+                     < (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+             RETURNING holder",
+        )
+        .await?;
+    Ok(conn
+        .query_opt(&stmt, &[&center.get(), &campaign.get(), &holder, &ttl])
+        .await?
+        .is_some())
+}
+
+/// Ends `holder`'s claim, if it still has it.
+pub(super) async fn release(
+    conn: &impl GenericClient,
+    center: ContactCenterId,
+    campaign: CampaignId,
+    holder: i64,
+) -> Result<()> {
+    let stmt = conn
+        .prepare_cached(
+            "DELETE FROM lead_import_claims
+             WHERE contact_center_id = $1 AND campaign_id = $2 AND holder = $3",
+        )
+        .await?;
+    conn.execute(&stmt, &[&center.get(), &campaign.get(), &holder])
+        .await?;
+    Ok(())
+}

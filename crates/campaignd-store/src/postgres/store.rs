@@ -494,6 +494,27 @@ impl LeadStore for PostgresStore {
         let conn = self.conn().await?;
         leads::of_campaign(&conn, center, campaign, page).await
     }
+
+    async fn claim_lead_import(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        holder: i64,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        let conn = self.conn().await?;
+        leads::claim(&conn, center, campaign, holder, ttl).await
+    }
+
+    async fn release_lead_import(
+        &self,
+        center: ContactCenterId,
+        campaign: CampaignId,
+        holder: i64,
+    ) -> Result<()> {
+        let conn = self.conn().await?;
+        leads::release(&conn, center, campaign, holder).await
+    }
 }
 
 #[async_trait]

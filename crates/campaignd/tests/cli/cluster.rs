@@ -466,3 +466,67 @@ async fn with_postgres_stopped_under_load_nodes_answer_503_at_once_and_serve_aga
         "recovered in {recovered:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_through_one_node_refuses_a_second_through_another_until_it_is_done() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(cluster) = Cluster::start(2, &UNLIMITED).await else {
+        return;
+    };
+    let id = cluster.campaign("Imports").await;
+    let leads = |from: u32, count: u32| {
+        Value::Array(
+            (from..from + count)
+                .map(|i| json!({"phone_number": format!("1555{i:07}")}))
+                .collect(),
+        )
+    };
+    let body = serde_json::to_vec(&leads(0, 100)).unwrap();
+    // Node 0 has the head and half the body: its import is running.
+    let addr = cluster.base(0).trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v4/campaigns/{id}/leads HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        cluster.auth,
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body[..body.len() / 2]).await.unwrap();
+    slow.flush().await.unwrap();
+    let path = format!("/api/v4/campaigns/{id}/leads");
+    within(
+        Duration::from_secs(5),
+        "node 1 refuses a second import",
+        || async {
+            let reply = cluster
+                .send(1, "POST", &path, &leads(1000, 1))
+                .send()
+                .await
+                .unwrap();
+            let status = reply.status();
+            let text = reply.text().await.unwrap();
+            if status == 409 {
+                assert_eq!(
+                    text,
+                    r#"{"errors":{"campaign":["an import is in progress"]}}"#
+                );
+                return true;
+            }
+            assert_eq!(status, 200, "{text}");
+            false
+        },
+    )
+    .await;
+    slow.write_all(&body[body.len() / 2..]).await.unwrap();
+    let mut reply = String::new();
+    slow.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Done: node 1 imports now.
+    let after = cluster
+        .send(1, "POST", &path, &leads(2000, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "{:?}", after.text().await);
+}

@@ -51,6 +51,14 @@ fn import_body(imported: &LeadsImported, rejected: &[Option<String>]) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).expect("an import's answer serializes"))
 }
 
+/// How long a claim may outlive its node: the upload's time budget, then
+/// the write's (which may run past its caller's answer), with room to
+/// spare. A claim is released as soon as its import is done; this only
+/// frees the campaign of a node that died holding it.
+fn claim_ttl(request_timeout: std::time::Duration) -> std::time::Duration {
+    request_timeout * 2 + std::time::Duration::from_secs(10)
+}
+
 fn in_progress() -> ApiError {
     let mut errors = FieldErrors::new();
     errors.add("campaign", "an import is in progress");
@@ -100,12 +108,36 @@ pub(crate) async fn import_campaign_leads(
     // moment it is sent. A refused body still answers as a refused body.
     // The upload has the request's time budget, so a stalled sender
     // cannot hold the campaign.
-    let claim = app.lead_imports.claim(caller.center, campaign);
+    let claimed = app
+        .storage(
+            "claim_lead_import",
+            app.lead_imports.claim_everywhere(
+                &app.store,
+                caller.center,
+                campaign,
+                claim_ttl(app.config.request_timeout),
+            ),
+        )
+        .await;
+    let claim = match claimed {
+        Ok(claim) => claim,
+        Err(e) => return caller.answer(Err(ApiError::from(e))),
+    };
     let read = tokio::time::timeout(app.config.request_timeout, Json::read(&headers, body));
     let Json(LeadBatch(entries)) = match read.await {
         Ok(Ok(body)) => body,
-        Ok(Err(e)) => return caller.answer(Err(e)),
-        Err(_) => return caller.answer(Err(ApiError::RequestTimeout)),
+        refused => {
+            // Released before the answer, so the caller's next import
+            // never meets this one's claim.
+            if let Some(claim) = claim {
+                claim.release().await;
+            }
+            let error = match refused {
+                Ok(Err(e)) => e,
+                _ => ApiError::RequestTimeout,
+            };
+            return caller.answer(Err(error));
+        }
     };
     if claim.is_none() {
         let found = app
@@ -134,7 +166,9 @@ pub(crate) async fn import_campaign_leads(
     let center = caller.center;
     let write = tokio::spawn(async move {
         let result = store.import_leads(ctx, center, campaign, leads).await;
-        drop(claim);
+        if let Some(claim) = claim {
+            claim.release().await;
+        }
         result
     });
     let result = app
