@@ -231,21 +231,96 @@ fn the_admin_commands_take_the_database_url_from_every_layer() {
     assert!(!db.path().exists(), "the default database was used");
 }
 
+/// A node whose Redis is unreachable still serves, keeps its own limits,
+/// and says so in its log once, without the URL's password.
 #[test]
-fn serve_refuses_a_redis_url_this_build_cannot_use() {
+fn serve_with_redis_unreachable_serves_and_logs_the_fallback_once() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
     let db = db();
-    let run = campaignd(
-        &db,
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[("CAMPAIGND_REDIS_URL", "redis://:hunter2@127.0.0.1:6379")],
+    db.run(&["center", "create", "acme"]).ok();
+    let key = db
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.read",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let port = campaignd_testkit::free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CAMPAIGND_DATABASE_URL", db.url())
+        .env(
+            "CAMPAIGND_REDIS_URL",
+            format!("redis://:hunter2@127.0.0.1:{port}"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("campaignd is listening on ")
+                .map(str::to_owned)
+        })
+        .expect("the server prints its address");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses: Vec<u16> = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let reply = http
+                .get(format!("{base}/api/v4/campaigns/1"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(reply.status().as_u16());
+        }
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l == "campaignd_rate_limit_fallback 1"),
+            "{metrics}"
+        );
+        statuses
+    });
+    assert_eq!(
+        statuses,
+        [404, 404, 404],
+        "served (campaign 1 does not exist)"
     );
-    assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert!(
-        run.stderr().contains("redis.url is set"),
-        "{}",
-        run.stderr()
-    );
-    assert!(!run.stderr().contains("hunter2"), "{}", run.stderr());
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert_eq!(log.matches("Redis is unreachable").count(), 1, "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
 }
 
 #[test]
