@@ -22,6 +22,7 @@ pub mod contract;
 mod postgres;
 mod sqlite;
 mod store;
+pub mod transfer;
 mod write;
 
 pub use audit::{AuditAction, AuditQuery, AuditRecord};
@@ -29,7 +30,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
 pub use store::{
     AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
-    LeadStore, Store, Upkeep, UserStore,
+    LeadStore, Store, TransferStore, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
 
@@ -38,8 +39,8 @@ pub use write::{WriteContext, WriteError, Written};
 pub mod prelude {
     pub use crate::store::{
         AuditStore as _, CampaignStore as _, CampaignWrites as _, CenterStore as _,
-        ChangeFeed as _, ImportStore as _, KeyStore as _, LeadStore as _, Upkeep as _,
-        UserStore as _,
+        ChangeFeed as _, ImportStore as _, KeyStore as _, LeadStore as _, TransferStore as _,
+        Upkeep as _, UserStore as _,
     };
 }
 

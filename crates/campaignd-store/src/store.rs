@@ -8,6 +8,7 @@ use campaignd_model::{
     ContactCenterName, Expected, KeyHash, Lead, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
 
+use crate::transfer::{Row, Table};
 use crate::{
     ApiKeyId, ApiKeyInfo, AuditQuery, AuditRecord, Campaign, CampaignFilter, CampaignPage,
     ChangeBatch, ChangeCursor, ContactCenter, Footprint, IMPORT_BATCH, ImportId, ImportProblem,
@@ -380,6 +381,25 @@ pub trait ChangeFeed: Send + Sync + 'static {
     async fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
 }
 
+/// Whole-deployment copies between backends (`campaignd copy`; see
+/// [`transfer`](crate::transfer)).
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// Rows in `table` (for a copy, the visible ones).
+    async fn count_rows(&self, table: Table) -> Result<u64>;
+
+    /// Up to `limit` rows of `table` whose key (its first
+    /// [`Table::key_len`] cells) is greater than `after`'s, in key order.
+    async fn read_rows(&self, table: Table, after: Option<Row>, limit: u32) -> Result<Vec<Row>>;
+
+    /// Writes `rows` into `table` as they are, ids included, in one
+    /// transaction.
+    async fn write_rows(&self, table: Table, rows: Vec<Row>) -> Result<()>;
+
+    /// Once a copy is written: moves id counters past every copied id.
+    async fn finish_copy(&self) -> Result<()>;
+}
+
 /// Everything: what a node or the admin CLI holds.
 pub trait Store:
     Upkeep
@@ -392,6 +412,7 @@ pub trait Store:
     + LeadStore
     + AuditStore
     + ChangeFeed
+    + TransferStore
 {
 }
 
@@ -406,5 +427,6 @@ impl<T> Store for T where
         + LeadStore
         + AuditStore
         + ChangeFeed
+        + TransferStore
 {
 }

@@ -11,12 +11,14 @@ use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
     ContactCenterName, Expected, KeyHash, Lead, SERVER_SECRET_LEN, Timestamp, User, UserId,
 };
+use campaignd_store::transfer::{Row, Table};
 use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
     CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter, Footprint,
     ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore,
     LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
-    StoreError, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
+    StoreError, TransferStore, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError,
+    Written,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -197,5 +199,11 @@ delegate! {
     impl ChangeFeed {
         fn latest_change(&self) -> Result<ChangeCursor>;
         fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
+    }
+    impl TransferStore {
+        fn count_rows(&self, table: Table) -> Result<u64>;
+        fn read_rows(&self, table: Table, after: Option<Row>, limit: u32) -> Result<Vec<Row>>;
+        fn write_rows(&self, table: Table, rows: Vec<Row>) -> Result<()>;
+        fn finish_copy(&self) -> Result<()>;
     }
 }

@@ -20,6 +20,7 @@ mod keys;
 mod leads;
 mod migrations;
 mod store;
+mod transfer;
 mod users;
 mod writes;
 

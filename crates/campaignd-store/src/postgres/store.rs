@@ -13,15 +13,16 @@ use tokio_postgres::IsolationLevel;
 
 use super::{
     CENTER_SELECT, PRUNE_BATCH, PostgresStore, audit, campaigns, center_from_row, change_from_row,
-    col, imports, keys, leads, migrations, users, writes,
+    col, imports, keys, leads, migrations, transfer, users, writes,
 };
+use crate::transfer::{Row, Table};
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor,
     ChangeFeed, ContactCenter, CursorAt, Footprint, ImportId, ImportProblem, ImportRecord,
     ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage, LeadStore, LeadsImported,
-    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, UserPage, UserRecord,
-    UserStore, WriteContext, WriteError, Written,
+    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, TransferStore, Upkeep,
+    UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 /// Runs `$body` in a transaction on `$conn` (a connection), bound to
@@ -602,5 +603,29 @@ impl ChangeFeed for PostgresStore {
             },
             truncated,
         })
+    }
+}
+
+#[async_trait]
+impl TransferStore for PostgresStore {
+    async fn count_rows(&self, table: Table) -> Result<u64> {
+        let conn = self.conn().await?;
+        transfer::count(&conn, table).await
+    }
+
+    async fn read_rows(&self, table: Table, after: Option<Row>, limit: u32) -> Result<Vec<Row>> {
+        let conn = self.conn().await?;
+        transfer::read(&conn, table, after.as_ref(), limit).await
+    }
+
+    async fn write_rows(&self, table: Table, rows: Vec<Row>) -> Result<()> {
+        let mut conn = self.conn().await?;
+        transaction!(conn, |tx| transfer::write(&tx, table, &rows).await?);
+        Ok(())
+    }
+
+    async fn finish_copy(&self) -> Result<()> {
+        let conn = self.conn().await?;
+        transfer::finish(&conn).await
     }
 }

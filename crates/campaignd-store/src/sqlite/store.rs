@@ -15,15 +15,16 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{
     CENTER_SELECT, SqliteStore, UPKEEP_BUDGET, audit, campaigns, center_from_row, change_from_row,
-    corrupt, imports, keys, leads, migrations, run_blocking, users, writes,
+    corrupt, imports, keys, leads, migrations, run_blocking, transfer, users, writes,
 };
+use crate::transfer::{Row, Table};
 use crate::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CHANGE_RETENTION, CampaignFilter,
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor,
     ChangeFeed, ContactCenter, CursorAt, Footprint, ImportId, ImportProblem, ImportRecord,
     ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage, LeadStore, LeadsImported,
-    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, Upkeep, UserPage, UserRecord,
-    UserStore, WriteContext, WriteError, Written,
+    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, TransferStore, Upkeep,
+    UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 #[async_trait]
@@ -494,5 +495,28 @@ impl LeadStore for SqliteStore {
     ) -> Result<Option<LeadPage>> {
         self.read(move |conn| leads::of_campaign(conn, center, campaign, page))
             .await
+    }
+}
+
+#[async_trait]
+impl TransferStore for SqliteStore {
+    async fn count_rows(&self, table: Table) -> Result<u64> {
+        self.read(move |conn| transfer::count(conn, table)).await
+    }
+
+    async fn read_rows(&self, table: Table, after: Option<Row>, limit: u32) -> Result<Vec<Row>> {
+        self.read(move |conn| transfer::read(conn, table, after.as_ref(), limit))
+            .await
+    }
+
+    async fn write_rows(&self, table: Table, rows: Vec<Row>) -> Result<()> {
+        self.write(move |tx| transfer::write(tx, table, &rows))
+            .await
+    }
+
+    async fn finish_copy(&self) -> Result<()> {
+        // Rowids and AUTOINCREMENT counters follow the largest id by
+        // themselves.
+        Ok(())
     }
 }

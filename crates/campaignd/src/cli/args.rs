@@ -51,6 +51,17 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and print the schema version.
     Migrate,
+    /// Copy a whole deployment into an empty database: contact centers,
+    /// API keys (their hashes, and the secret they are hashed under, so
+    /// every key keeps working), campaigns, users and their assignments,
+    /// leads and the audit trail, ids kept.
+    ///
+    /// Shows progress per table, then reads every table back from the
+    /// target and prints its row count and SHA-256, which must equal the
+    /// source's (exit status 1 otherwise). Stop the source's nodes first.
+    #[command(after_help = "Example: campaignd copy --from sqlite://campaignd.db \
+  --to postgres://campaignd:PASSWORD@db.internal/campaignd")]
+    Copy(crate::cli::copy::CopyArgs),
     /// Print an example config file, or the configuration `serve` would run
     /// with.
     ///

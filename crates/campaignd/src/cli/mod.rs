@@ -5,6 +5,7 @@
 mod admin;
 mod args;
 mod config;
+mod copy;
 mod db;
 mod demo;
 mod input;
@@ -61,6 +62,7 @@ pub(crate) fn main() -> ExitCode {
             leads::list(&remote, campaign_id, (limit, offset), all).await
         }),
         Command::ImportLeads(args) => block_on(0, async move { leads::import(&args).await }),
+        Command::Copy(args) => block_on(0, async move { copy::run(&args).await }),
         Command::Assign {
             campaign_id,
             user_ids,
@@ -189,6 +191,7 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         | Command::Assign { .. }
         | Command::Leads { .. }
         | Command::ImportLeads(_)
+        | Command::Copy(_)
         | Command::Unassign { .. } => unreachable!("not an admin command"),
         Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,

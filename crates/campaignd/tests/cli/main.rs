@@ -7,6 +7,7 @@
 mod admin;
 mod cluster;
 mod config;
+mod copy;
 mod cross_process;
 mod durability;
 mod remote;
