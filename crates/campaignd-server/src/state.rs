@@ -99,9 +99,20 @@ impl AppState {
         {
             Some(url) => {
                 let link = RedisLink::new(url).map_err(campaignd_store::StoreError::Internal)?;
+                let deployment = deployment_tag(&secret);
                 (
-                    Box::new(SharedLimiter::new(config.quota, "read", Arc::clone(&link))),
-                    Box::new(SharedLimiter::new(config.write_quota, "write", link)),
+                    Box::new(SharedLimiter::new(
+                        config.quota,
+                        &deployment,
+                        "read",
+                        Arc::clone(&link),
+                    )),
+                    Box::new(SharedLimiter::new(
+                        config.write_quota,
+                        &deployment,
+                        "write",
+                        link,
+                    )),
                 )
             }
             None => (
@@ -303,4 +314,22 @@ impl AppState {
             }
         }
     }
+}
+
+/// A short name of this deployment, the same on each of its nodes and
+/// different from another's: a hash of its key secret, from which the
+/// secret cannot be learned.
+fn deployment_tag(secret: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::new()
+        .chain_update(b"campaignd rate-limit keys\0")
+        .chain_update(secret)
+        .finalize();
+    hash[..6]
+        .iter()
+        .fold(String::with_capacity(12), |mut tag, b| {
+            use std::fmt::Write as _;
+            let _ = write!(tag, "{b:02x}");
+            tag
+        })
 }

@@ -86,17 +86,22 @@ impl ImportClaims {
             return Ok(None);
         };
         let holder = new_holder();
+        // Built before the store is asked: if this future is dropped once
+        // the claim has committed (a timeout, a client gone), dropping it
+        // releases the claim.
+        let mut claim = SharedClaim {
+            local: Some(local),
+            store: Arc::clone(store),
+            holder: Some(holder),
+        };
         if !store
             .claim_lead_import(center, campaign, holder, ttl)
             .await?
         {
+            claim.holder = None;
             return Ok(None);
         }
-        Ok(Some(SharedClaim {
-            local: Some(local),
-            store: Arc::clone(store),
-            holder: Some(holder),
-        }))
+        Ok(Some(claim))
     }
 }
 
@@ -110,16 +115,20 @@ impl std::fmt::Debug for SharedClaim {
 }
 
 impl SharedClaim {
-    /// Ends the claim everywhere.
+    /// Ends the claim everywhere. Forgotten only once the store has let go
+    /// of it: if this is dropped first, or the store fails or takes longer
+    /// than a second, dropping the claim tries again in the background.
     pub(crate) async fn release(mut self) {
-        if let Some(holder) = self.holder.take() {
-            let (center, campaign) = self.local.as_ref().expect("held until dropped").key;
-            if let Err(e) = self
-                .store
-                .release_lead_import(center, campaign, holder)
-                .await
-            {
-                tracing::warn!(error = %e, "a lead import's claim is left to expire");
+        let Some(holder) = self.holder else { return };
+        let (center, campaign) = self.local.as_ref().expect("held until dropped").key;
+        let release = self.store.release_lead_import(center, campaign, holder);
+        match tokio::time::timeout(RELEASE_WAIT, release).await {
+            Ok(Ok(())) => self.holder = None,
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot release a lead import's claim yet"),
+            Err(_) => {
+                tracing::warn!(
+                    "releasing a lead import's claim is slow; retried in the background"
+                );
             }
         }
     }
@@ -130,14 +139,23 @@ impl Drop for SharedClaim {
         let (Some(holder), Some(local)) = (self.holder.take(), self.local.take()) else {
             return;
         };
+        // Outside a runtime (it is shutting down) the claim expires instead.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let store = Arc::clone(&self.store);
         let (center, campaign) = local.key;
-        tokio::spawn(async move {
-            let _ = store.release_lead_import(center, campaign, holder).await;
+        runtime.spawn(async move {
+            if let Err(e) = store.release_lead_import(center, campaign, holder).await {
+                tracing::warn!(error = %e, "a lead import's claim is left to expire");
+            }
             drop(local);
         });
     }
 }
+
+/// Longest an import's answer waits for its claim's release.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
 /// A name no other import of any node has: random.
 fn new_holder() -> i64 {

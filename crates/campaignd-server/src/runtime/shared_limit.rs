@@ -31,8 +31,13 @@ use redis::aio::MultiplexedConnection;
 use crate::runtime::cache::{Map, map};
 use crate::runtime::ratelimit::{Check, Decision, LocalLimiter, Quota, RateLimiter, Subject};
 
-/// How long a lease's tokens may be spent locally.
-const LEASE_TTL: Duration = Duration::from_millis(20);
+/// How long a lease's tokens may be spent locally. Leased tokens are taken
+/// from the shared bucket before they are spent, so holding them longer
+/// never admits more; what bounds the error (tokens a node holds while
+/// another is refused, or that go back late) is the lease's size, at most
+/// 1/64 of the burst. The time only needs to span a few requests of a key
+/// that is busy but not hot, so its leases can grow.
+const LEASE_TTL: Duration = Duration::from_secs(1);
 
 /// Longest a Redis call may take before this node decides alone.
 const CALL_TIMEOUT: Duration = Duration::from_millis(200);
@@ -49,8 +54,10 @@ const LEASE_CAP: u32 = 64;
 /// back first (an expired lease's leftovers). Answers the tokens granted,
 /// the tokens free after that, until the bucket is full (µs), and until the
 /// next token (µs, when none was granted). Times are Redis's, one clock
-/// for every node.
+/// for every node (`replicate_commands` lets a script write after reading
+/// the clock on Redis before 7, and is a no-op after).
 const GCRA: &str = r"
+redis.replicate_commands()
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
@@ -71,6 +78,14 @@ local retry = 0
 if granted == 0 then retry = math.max(0, tat - tolerance - now) end
 return {granted, free - granted, tat - now, retry}
 ";
+
+/// Why a call did not reach Redis.
+enum Reach {
+    /// Another request is trying Redis again; this one decides locally.
+    Busy,
+    /// Redis failed or did not answer in time.
+    Failed(String),
+}
 
 /// A node's connection to Redis, shared by its limiters, and whether it is
 /// usable.
@@ -121,11 +136,17 @@ impl RedisLink {
             .is_some_and(|since| since.elapsed() < RETRY_INTERVAL)
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, String> {
+    async fn connection(&self) -> Result<MultiplexedConnection, Reach> {
         if let Some(conn) = self.cached() {
             return Ok(conn);
         }
-        let _turn = self.connecting.lock().await;
+        // While Redis is down, one request at a time tries it again; the
+        // rest decide locally rather than each wait on a dead address.
+        let _turn = if self.in_fallback() {
+            self.connecting.try_lock().map_err(|_| Reach::Busy)?
+        } else {
+            self.connecting.lock().await
+        };
         if let Some(conn) = self.cached() {
             return Ok(conn);
         }
@@ -136,7 +157,7 @@ impl RedisLink {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Reach::Failed(e.to_string()))?;
         *self
             .connection
             .lock()
@@ -161,20 +182,22 @@ impl RedisLink {
                 .arg(&args[..])
                 .invoke_async::<Vec<i64>>(&mut conn)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| Reach::Failed(e.to_string()))
         };
         let outcome = match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Ok(Ok(reply)) => <[i64; 4]>::try_from(reply)
-                .map_err(|reply| format!("unexpected reply from the limit script: {reply:?}")),
+            Ok(Ok(reply)) => <[i64; 4]>::try_from(reply).map_err(|reply| {
+                Reach::Failed(format!("unexpected reply from the limit script: {reply:?}"))
+            }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("no answer within {CALL_TIMEOUT:?}")),
+            Err(_) => Err(Reach::Failed(format!("no answer within {CALL_TIMEOUT:?}"))),
         };
         match outcome {
             Ok(reply) => {
                 self.came_back();
                 Some(reply)
             }
-            Err(e) => {
+            Err(Reach::Busy) => None,
+            Err(Reach::Failed(e)) => {
                 self.went_down(&e);
                 None
             }
@@ -267,12 +290,13 @@ impl std::fmt::Debug for SharedLimiter {
 
 impl SharedLimiter {
     /// A limiter of `quota` whose buckets are Redis keys named
-    /// `campaignd:rl:{name}:…`.
-    pub(crate) fn new(quota: Quota, name: &str, link: Arc<RedisLink>) -> Self {
+    /// `campaignd:rl:{deployment}:{name}:…`: `deployment` keeps apart
+    /// deployments that share a Redis (whose key ids overlap).
+    pub(crate) fn new(quota: Quota, deployment: &str, name: &str, link: Arc<RedisLink>) -> Self {
         let interval_us = (1_000_000 / u64::from(quota.per_second.get())).max(1);
         Self {
             quota,
-            prefix: format!("campaignd:rl:{name}:"),
+            prefix: format!("campaignd:rl:{deployment}:{name}:"),
             interval_us,
             tolerance_us: interval_us * u64::from(quota.burst.get() - 1),
             max_lease: Self::max_lease(quota),
@@ -426,9 +450,14 @@ impl SharedLimiter {
     }
 
     fn local_decision(&self, subject: Subject, spend: bool) -> Decision {
-        match (spend, self.local.check(subject), self.local.peek(subject)) {
-            (true, Check::Ready(d), _) | (false, _, Check::Ready(d)) => d,
-            _ => unreachable!("the local limiter decides at once"),
+        let check = if spend {
+            self.local.check(subject)
+        } else {
+            self.local.peek(subject)
+        };
+        match check {
+            Check::Ready(decision) => decision,
+            Check::Later(_) => unreachable!("the local limiter decides at once"),
         }
     }
 }
@@ -533,7 +562,14 @@ mod tests {
         let name = fresh_name("global");
         let q = quota(200, 100);
         let nodes: Vec<Arc<SharedLimiter>> = (0..3)
-            .map(|_| Arc::new(SharedLimiter::new(q, &name, RedisLink::new(&url).unwrap())))
+            .map(|_| {
+                Arc::new(SharedLimiter::new(
+                    q,
+                    "test",
+                    &name,
+                    RedisLink::new(&url).unwrap(),
+                ))
+            })
             .collect();
         let subject = Subject::Key(ApiKeyId::new(1).unwrap());
         let started = Instant::now();
@@ -575,8 +611,8 @@ mod tests {
         let Some(url) = redis_url() else { return };
         let name = fresh_name("burst");
         let q = quota(1, 5);
-        let a = SharedLimiter::new(q, &name, RedisLink::new(&url).unwrap());
-        let b = SharedLimiter::new(q, &name, RedisLink::new(&url).unwrap());
+        let a = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
+        let b = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
         let subject = Subject::Key(ApiKeyId::new(7).unwrap());
         let mut allowed = 0;
         for i in 0..10 {
@@ -611,7 +647,7 @@ mod tests {
             .unwrap()
             .port();
         let link = RedisLink::new(&format!("redis://127.0.0.1:{port}")).unwrap();
-        let limiter = SharedLimiter::new(quota(1, 3), "unreachable", link);
+        let limiter = SharedLimiter::new(quota(1, 3), "test", "unreachable", link);
         let subject = Subject::Key(ApiKeyId::new(1).unwrap());
         let started = Instant::now();
         let allowed: Vec<bool> =
@@ -622,6 +658,12 @@ mod tests {
                 .collect();
         assert_eq!(allowed.iter().filter(|a| **a).count(), 3, "{allowed:?}");
         assert!(limiter.fallback());
+        // Peeking (a 403's headers) spends nothing, here as with Redis.
+        let other = Subject::Key(ApiKeyId::new(2).unwrap());
+        for _ in 0..5 {
+            assert_eq!(limiter.peek(other).await.remaining, 3);
+        }
+        assert!(limiter.check(other).await.allowed);
         assert!(
             started.elapsed() < CALL_TIMEOUT * 2,
             "{:?}",

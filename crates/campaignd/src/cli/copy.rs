@@ -18,8 +18,9 @@ const BATCH: u32 = 1000;
 /// The arguments of `campaignd copy`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CopyArgs {
-    /// The deployment to copy (sqlite://PATH or postgres://...). Stop its
-    /// nodes first: writes made during the copy may be missed.
+    /// The deployment to copy (sqlite://PATH or postgres://...); its schema
+    /// is brought up to date first. Stop its nodes first: a copy that sees
+    /// the source change fails.
     #[arg(long, value_name = "URL")]
     pub(crate) from: DatabaseUrl,
     /// An empty database to copy into (its schema is created).
@@ -32,6 +33,10 @@ pub(crate) async fn run(args: &CopyArgs) -> anyhow::Result<()> {
         args.from != args.to,
         "--from and --to name the same database"
     );
+    if let DatabaseUrl::Sqlite(path) = &args.from {
+        // Opening would create it, and copy an empty deployment.
+        anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    }
     let pool = NonZeroU32::new(4).expect("positive");
     let (source, _) = db::open(&args.from, pool)
         .await
@@ -39,6 +44,11 @@ pub(crate) async fn run(args: &CopyArgs) -> anyhow::Result<()> {
     let (target, _) = db::open(&args.to, pool)
         .await
         .with_context(|| format!("cannot open {}", args.to))?;
+    anyhow::ensure!(
+        source.count_rows(Table::Settings).await? > 0,
+        "{} holds no deployment (it has never issued a key)",
+        args.from
+    );
     for table in Table::ALL {
         let rows = target.count_rows(table).await?;
         anyhow::ensure!(
@@ -56,8 +66,15 @@ pub(crate) async fn run(args: &CopyArgs) -> anyhow::Result<()> {
 
     println!("{:<16}{:>10}  sha256", "table", "rows");
     let mut differ = Vec::new();
+    let mut moved = Vec::new();
     for (table, read) in copied {
         let written = digest(&*target, table).await?;
+        // Read again: a source written during the copy may have been read
+        // half before and half after a write, and the copy holds that.
+        let now = digest(&*source, table).await?;
+        if now.rows != read.rows || now.hex() != read.hex() {
+            moved.push(table.name());
+        }
         let same = written.rows == read.rows && written.hex() == read.hex();
         println!(
             "{:<16}{:>10}  {}  {}",
@@ -71,8 +88,13 @@ pub(crate) async fn run(args: &CopyArgs) -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(
+        moved.is_empty(),
+        "the source changed during the copy (in {}): stop its nodes, empty the target and copy again",
+        moved.join(", ")
+    );
+    anyhow::ensure!(
         differ.is_empty(),
-        "the copy differs from the source in {}: was the source written during the copy?",
+        "the copy differs from what was read from the source in {}",
         differ.join(", ")
     );
     eprintln!("copied {} into {}", args.from, args.to);

@@ -211,3 +211,23 @@ async fn a_whole_sqlite_deployment_moves_into_postgres_and_serves_the_same() {
         2
     );
 }
+
+#[test]
+fn a_source_that_does_not_exist_is_refused_not_created() {
+    let db = support::db();
+    let missing = db.file("missing.db");
+    let run = support::campaignd(
+        &db,
+        &[
+            "copy",
+            "--from",
+            &format!("sqlite://{}", missing.display()),
+            "--to",
+            &format!("sqlite://{}", db.file("copy.db").display()),
+        ],
+        &[],
+    );
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert!(run.stderr().contains("does not exist"), "{}", run.stderr());
+    assert!(!missing.exists());
+}

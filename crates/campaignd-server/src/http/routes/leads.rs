@@ -5,6 +5,7 @@
 //! documents, and is the only place they appear.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -51,13 +52,17 @@ fn import_body(imported: &LeadsImported, rejected: &[Option<String>]) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).expect("an import's answer serializes"))
 }
 
-/// How long a claim may outlive its node: the upload's time budget, then
-/// the write's (which may run past its caller's answer), with room to
-/// spare. A claim is released as soon as its import is done; this only
-/// frees the campaign of a node that died holding it.
-fn claim_ttl(request_timeout: std::time::Duration) -> std::time::Duration {
-    request_timeout * 2 + std::time::Duration::from_secs(10)
+/// How long a claim lasts if its node dies holding it: the upload's time
+/// budget, then the write's ([`WRITE_BUDGET`]), with room to spare. A claim
+/// is released as soon as its import is done.
+fn claim_ttl(request_timeout: Duration) -> Duration {
+    request_timeout + WRITE_BUDGET + Duration::from_secs(10)
 }
+
+/// Longest an import's write may run, its caller answered or not: it is
+/// cut off (and rolled back) well before its claim could expire, so two
+/// imports never run at once.
+const WRITE_BUDGET: Duration = Duration::from_secs(20);
 
 fn in_progress() -> ApiError {
     let mut errors = FieldErrors::new();
@@ -165,7 +170,14 @@ pub(crate) async fn import_campaign_leads(
     let store = Arc::clone(&app.store);
     let center = caller.center;
     let write = tokio::spawn(async move {
-        let result = store.import_leads(ctx, center, campaign, leads).await;
+        let import = store.import_leads(ctx, center, campaign, leads);
+        let result = tokio::time::timeout(WRITE_BUDGET, import)
+            .await
+            .unwrap_or_else(|_| {
+                Err(WriteError::Store(StoreError::Unavailable(
+                    "the import took too long and was rolled back".into(),
+                )))
+            });
         if let Some(claim) = claim {
             claim.release().await;
         }
