@@ -16,8 +16,9 @@ in the same run, so drift of this shared machine cancels out.
 Runs 1-5 are repeated in interleaved rounds; each ratio is taken within a
 round and the medians are reported. Also: peak RSS of campaignd over the
 run, and time from process start to the first 200.
-Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH] [--postgres]
+Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH] [--postgres] [--cache-mb N]
   --campaignd  another build to measure (skips the build), e.g. an older commit's
+  --cache-mb   the node's render cache, in MiB
   --postgres   serve from a fresh PostgreSQL database (CAMPAIGND_BENCH_POSTGRES_URL's
                server, default the machine's) with rate limits in Redis
                (CAMPAIGND_BENCH_REDIS_URL, default redis://127.0.0.1:6379), as one
@@ -116,6 +117,7 @@ def main():
     ap.add_argument("--keep", help="reuse/keep the populated database in this directory")
     ap.add_argument("--campaignd", help="the campaignd binary to measure (default: build this tree's)")
     ap.add_argument("--postgres", action="store_true", help="serve from PostgreSQL, limits in Redis")
+    ap.add_argument("--cache-mb", type=int, help="the node's render cache (default: campaignd's)")
     args = ap.parse_args()
     if args.postgres and args.keep:
         raise SystemExit("--keep keeps an SQLite file; with --postgres the database is made afresh")
@@ -135,6 +137,8 @@ def bench(args, pg_url):
     url = pg_url or f"sqlite://{work}/bench.db"
     env = dict(os.environ, CAMPAIGND_DATABASE_URL=url, CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
     shared = ["--redis-url", os.environ.get("CAMPAIGND_BENCH_REDIS_URL", "redis://127.0.0.1:6379")] if pg_url else []
+    if args.cache_mb is not None:
+        shared += ["--cache-mb", str(args.cache_mb)]
     if not os.path.exists(os.path.join(work, "keys.txt")):
         populate(env, work)
 
@@ -220,7 +224,8 @@ end
         rps = [run["rps"] for run in runs[name]]
         results[name + "_spread"] = max(rps) / min(rps)
 
-    print(f"storage: {'PostgreSQL, rate limits in Redis' if pg_url else 'SQLite'}")
+    print(f"storage: {'PostgreSQL, rate limits in Redis' if pg_url else 'SQLite'}"
+          + (f"; render cache {args.cache_mb} MiB" if args.cache_mb is not None else ""))
     print(f"machine: {os.cpu_count()} CPUs; server on CPU 0, wrk on CPU 1, 64 connections, "
           f"{args.rounds} rounds of {args.duration}s runs (medians; ratios within each round)")
     print(f"bodies: hot {len(hot)} bytes, list {len(list_body)} bytes; campaigns: {CENTERS * PER_CENTER + 26}")

@@ -20,6 +20,7 @@ use campaignd_model::{
 mod audit;
 pub mod contract;
 mod postgres;
+mod rules;
 mod sqlite;
 mod store;
 pub mod transfer;

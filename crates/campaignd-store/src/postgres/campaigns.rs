@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{col, corrupt, page_bounds, timestamp};
+use crate::rules::FIELD_COLUMNS;
 use crate::{CampaignFilter, CampaignPage, Page, Result};
 
 /// The columns [`from_row`] reads, in its order.
@@ -20,32 +21,6 @@ pub(super) const COLUMNS: &str = "id, name, status, strategy, dial_level, dial_l
 
 /// How many [`COLUMNS`] there are: a query's extra columns follow them.
 pub(super) const COLUMN_COUNT: usize = 19;
-
-/// The columns that hold a campaign's fields and its rendering, in the
-/// order [`field_values`] gives their values: the one list inserts and
-/// rewrites share, so they cannot drift apart.
-pub(super) const FIELD_COLUMNS: [&str; 20] = [
-    "name",
-    "name_folded",
-    "status",
-    "strategy",
-    "dial_level",
-    "dial_level_override",
-    "max_dial_time",
-    "max_wait_time",
-    "max_dial_attempts",
-    "amd_enabled",
-    "amd_voicemail_message",
-    "caller_id_sets",
-    "use_local_caller_id",
-    "asr_optimization_enabled",
-    "follow_up_mode",
-    "live",
-    "method",
-    "updated_at",
-    "body",
-    "body_version",
-];
 
 /// An owned statement parameter.
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use campaignd_model::{Campaign, CampaignId, ContactCenterId, Status, Timestamp};
 use deadpool_postgres::GenericClient;
 
-use super::campaigns::{self, COLUMNS, FIELD_COLUMNS, Param, field_values, placeholders, refs};
+use super::campaigns::{self, COLUMNS, Param, field_values, placeholders, refs};
 use super::{col, record_change};
+use crate::rules::FIELD_COLUMNS;
 use crate::{Change, ImportId, ImportProblem, ImportRecord, ImportSummary, Result, StoreError};
 
 /// The first key of an import's advisory lock ("cdim"); the import's id

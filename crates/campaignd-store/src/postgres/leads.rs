@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 
 use campaignd_model::{
-    CampaignId, ContactCenterId, FieldErrors, Lead, LeadPriority, LeadRecord, LeadSource,
-    PhoneNumber, Status, Timestamp,
+    CampaignId, ContactCenterId, Lead, LeadPriority, LeadRecord, LeadSource, PhoneNumber, Timestamp,
 };
 use deadpool_postgres::GenericClient;
 use serde_json::{Map, Value};
@@ -13,46 +12,7 @@ use tokio_postgres::Row;
 
 use super::audit::{self, Entry};
 use super::{campaigns, col, corrupt, page_bounds, timestamp};
-use crate::{AuditAction, LeadPage, LeadsImported, Page, Result, WriteContext, WriteError};
-
-/// Whether a campaign in `status` with `live` takes leads; the refusal
-/// otherwise.
-fn check_takes_leads(status: Status, live: bool) -> Result<(), WriteError> {
-    let mut errors = FieldErrors::new();
-    if matches!(status, Status::Stopped | Status::Completed) {
-        errors.add(
-            "status",
-            format!(
-                "cannot import leads into a campaign that is {}",
-                status.as_str()
-            ),
-        );
-    }
-    if !live {
-        errors.add("live", "leads can only be imported into a live campaign");
-    }
-    errors.into_result(()).map_err(WriteError::Conflict)
-}
-
-fn headers_json(headers: &[(String, String)]) -> Option<String> {
-    if headers.is_empty() {
-        return None;
-    }
-    let map: Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    Some(serde_json::to_string(&map).expect("headers serialize"))
-}
-
-/// A number as stored: its digits as an integer (15 digits fit, and none
-/// starts with 0, so nothing is lost).
-fn number_key(number: &PhoneNumber) -> i64 {
-    number
-        .as_str()
-        .parse()
-        .expect("a phone number is at most 15 digits")
-}
+use crate::{AuditAction, LeadPage, LeadsImported, Page, Result, WriteContext, WriteError, rules};
 
 /// Imports `leads` into the campaign, whose row is locked (imports into one
 /// campaign take turns); a number the campaign already holds, or that came
@@ -69,22 +29,21 @@ pub(super) async fn import(
         .await?
         .ok_or(WriteError::NotFound)?
         .campaign;
-    check_takes_leads(found.status, found.settings.live)?;
-    let numbers: Vec<i64> = leads.iter().map(|l| number_key(&l.phone_number)).collect();
+    rules::check_takes_leads(found.status, found.settings.live)?;
+    let numbers: Vec<i64> = leads
+        .iter()
+        .map(|l| rules::number_key(&l.phone_number))
+        .collect();
     let names: Vec<Option<&str>> = leads.iter().map(|l| l.name.as_deref()).collect();
     let sources: Vec<Option<String>> = leads
         .iter()
-        .map(|l| {
-            l.source
-                .as_ref()
-                .map(|s: &LeadSource| serde_json::to_string(s).expect("a source serializes"))
-        })
+        .map(|l| l.source.as_ref().map(rules::source_json))
         .collect();
     let priorities: Vec<i64> = leads.iter().map(|l| i64::from(l.priority.get())).collect();
     let active: Vec<bool> = leads.iter().map(|l| l.active).collect();
     let headers: Vec<Option<String>> = leads
         .iter()
-        .map(|l| headers_json(&l.context_headers))
+        .map(|l| rules::headers_json(&l.context_headers))
         .collect();
     let stmt = conn
         .prepare_cached(

@@ -11,7 +11,7 @@ use super::audit::{self, Entry};
 use super::{campaigns, col, corrupt, page_bounds};
 use crate::{
     AuditAction, ImportProblem, Page, Progress, Result, StoreError, UserPage, UserRecord,
-    WriteContext, WriteError,
+    WriteContext, WriteError, rules,
 };
 
 const SELECT: &str = "SELECT id, name, email, attributes FROM users";
@@ -270,20 +270,7 @@ pub(super) async fn assign(
         .await?
         .ok_or(WriteError::NotFound)?
         .campaign;
-    if matches!(
-        found.status,
-        Status::Stopping | Status::Stopped | Status::Completed
-    ) {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "status",
-            format!(
-                "cannot assign users to a campaign that is {}",
-                found.status.as_str()
-            ),
-        );
-        return Err(WriteError::Conflict(errors));
-    }
+    rules::check_assignable(found.status)?;
     ids.sort_unstable();
     ids.dedup();
     let wanted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
@@ -352,11 +339,7 @@ pub(super) async fn remove(
     if removed == 0 {
         return Err(WriteError::NotFound);
     }
-    if found.status == Status::Active && left == 1 {
-        let mut errors = FieldErrors::new();
-        errors.add("users", "cannot remove the last user of an active campaign");
-        return Err(WriteError::Conflict(errors));
-    }
+    rules::check_removable(found.status, left)?;
     log(
         conn,
         ctx,

@@ -4,14 +4,14 @@
 
 use campaignd_model::{
     Action, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId, EntityTag,
-    Expected, FieldErrors, Status, Timestamp,
+    Expected, Status, Timestamp,
 };
 use deadpool_postgres::GenericClient;
 
 use super::audit::{self, Entry};
 use super::campaigns::{self, Current};
 use super::{is_unique_violation, leads, map_err, record_change, users};
-use crate::{AuditAction, Change, StoreError, WriteContext, WriteError, Written};
+use crate::{AuditAction, Change, StoreError, WriteContext, WriteError, Written, rules};
 
 type Outcome = Result<Written, WriteError>;
 
@@ -31,18 +31,6 @@ async fn current(
         return Err(WriteError::PreconditionFailed);
     }
     Ok(found)
-}
-
-/// The `updated_at` of a write now: the clock, or a millisecond past the
-/// last write if the clock has not moved on (or went back), so every write
-/// is seen to change it.
-fn updated_after(last: Timestamp) -> Timestamp {
-    let now = Timestamp::now();
-    if now > last {
-        now
-    } else {
-        Timestamp::from_unix_millis(last.unix_millis() + 1).unwrap_or(last)
-    }
 }
 
 /// Records the write in the audit trail and the change log.
@@ -208,8 +196,7 @@ pub(super) async fn act(
     rewrite(conn, ctx, center, moved, action.into(), before).await
 }
 
-/// A campaign starts only with someone to call and someone to take the
-/// calls (SPEC §10); the refusal names everything missing. The campaign's
+/// The start rule (SPEC §10), on what the campaign has now. The campaign's
 /// row is locked, and assignments and lead imports lock it too, so what
 /// is counted here stays true until the start commits.
 async fn check_staffed(
@@ -217,14 +204,10 @@ async fn check_staffed(
     center: ContactCenterId,
     id: CampaignId,
 ) -> Result<(), WriteError> {
-    let mut missing = FieldErrors::new();
-    if users::assigned(conn, center, id).await? == 0 {
-        missing.add("users", "cannot start a campaign without assigned users");
-    }
-    if !leads::any_active(conn, center, id).await? {
-        missing.add("leads", "cannot start a campaign without active leads");
-    }
-    missing.into_result(()).map_err(WriteError::Conflict)
+    rules::check_staffed(
+        users::assigned(conn, center, id).await? > 0,
+        leads::any_active(conn, center, id).await?,
+    )
 }
 
 /// Stores `campaign` (changed from a row whose status was `before`) with
@@ -237,7 +220,7 @@ async fn rewrite(
     action: AuditAction,
     before: Status,
 ) -> Outcome {
-    campaign.updated_at = updated_after(campaign.updated_at);
+    campaign.updated_at = rules::updated_after(campaign.updated_at);
     let written = Written::new(campaign);
     campaigns::update(conn, center, &written.campaign, &written.body)
         .await

@@ -6,6 +6,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::{corrupt, imports};
+use crate::rules::FIELD_COLUMNS;
 use crate::{CampaignFilter, CampaignPage, Page};
 
 const COLUMNS: &str = "id, name, status, strategy, dial_level, dial_level_override, max_dial_time,
@@ -331,32 +332,6 @@ pub(super) fn insert(
         .execute(params_from_iter(fixed.iter().chain(fields.iter())))?;
     Ok(tx.last_insert_rowid())
 }
-
-/// The columns that hold a campaign's fields and its rendering, in the
-/// order [`field_values`] gives their values: the one list both an insert
-/// and a rewrite use, so they cannot drift apart.
-const FIELD_COLUMNS: [&str; 20] = [
-    "name",
-    "name_folded",
-    "status",
-    "strategy",
-    "dial_level",
-    "dial_level_override",
-    "max_dial_time",
-    "max_wait_time",
-    "max_dial_attempts",
-    "amd_enabled",
-    "amd_voicemail_message",
-    "caller_id_sets",
-    "use_local_caller_id",
-    "asr_optimization_enabled",
-    "follow_up_mode",
-    "live",
-    "method",
-    "updated_at",
-    "body",
-    "body_version",
-];
 
 /// A nested object as JSON text, or NULL.
 fn json_or_null<T: serde::Serialize>(value: Option<&T>) -> ToSqlOutput<'static> {

@@ -2,49 +2,14 @@
 //! listed by priority then import order.
 
 use campaignd_model::{
-    CampaignId, ContactCenterId, FieldErrors, Lead, LeadPriority, LeadRecord, LeadSource,
-    PhoneNumber, Status, Timestamp,
+    CampaignId, ContactCenterId, Lead, LeadPriority, LeadRecord, LeadSource, PhoneNumber, Timestamp,
 };
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
 use super::audit::{self, Entry};
 use super::{campaigns, corrupt};
-use crate::{AuditAction, LeadPage, LeadsImported, Page, WriteContext, WriteError};
-
-/// Whether a campaign in `status` with `live` takes leads; the refusal
-/// otherwise.
-fn check_takes_leads(status: Status, live: bool) -> Result<(), WriteError> {
-    let mut errors = FieldErrors::new();
-    if matches!(status, Status::Stopped | Status::Completed) {
-        errors.add(
-            "status",
-            format!(
-                "cannot import leads into a campaign that is {}",
-                status.as_str()
-            ),
-        );
-    }
-    if !live {
-        errors.add("live", "leads can only be imported into a live campaign");
-    }
-    errors.into_result(()).map_err(WriteError::Conflict)
-}
-
-fn source_json(source: &LeadSource) -> String {
-    serde_json::to_string(source).expect("a source serializes")
-}
-
-fn headers_json(headers: &[(String, String)]) -> Option<String> {
-    if headers.is_empty() {
-        return None;
-    }
-    let map: Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    Some(serde_json::to_string(&map).expect("headers serialize"))
-}
+use crate::{AuditAction, LeadPage, LeadsImported, Page, WriteContext, WriteError, rules};
 
 /// Imports `leads` into the campaign; a number the campaign already holds
 /// (imported earlier, or earlier in `leads`) is a duplicate.
@@ -56,7 +21,7 @@ pub(super) fn import(
     leads: &[Lead],
 ) -> Result<LeadsImported, WriteError> {
     let found = campaigns::get(conn, center, campaign)?.ok_or(WriteError::NotFound)?;
-    check_takes_leads(found.status, found.settings.live)?;
+    rules::check_takes_leads(found.status, found.settings.live)?;
     let now = Timestamp::now().unix_millis();
     // OR IGNORE turns a number already present into a no-op: the unique
     // index is the duplicate check, one descent per lead.
@@ -70,12 +35,12 @@ pub(super) fn import(
         let inserted = insert.execute(params![
             center.get(),
             campaign.get(),
-            number_key(&lead.phone_number),
+            rules::number_key(&lead.phone_number),
             lead.name,
-            lead.source.as_ref().map(source_json),
+            lead.source.as_ref().map(rules::source_json),
             lead.priority.get(),
             lead.active,
-            headers_json(&lead.context_headers),
+            rules::headers_json(&lead.context_headers),
             now,
         ])?;
         let list = if inserted == 1 {
@@ -98,15 +63,6 @@ pub(super) fn import(
         },
     )?;
     Ok(outcome)
-}
-
-/// A number as stored: its digits as an integer (15 digits fit, and none
-/// starts with 0, so nothing is lost).
-fn number_key(number: &PhoneNumber) -> i64 {
-    number
-        .as_str()
-        .parse()
-        .expect("a phone number is at most 15 digits")
 }
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LeadRecord> {

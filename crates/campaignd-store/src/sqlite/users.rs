@@ -9,7 +9,7 @@ use super::campaigns;
 use super::corrupt;
 use crate::{
     AuditAction, ImportProblem, Page, Progress, StoreError, UserPage, UserRecord, WriteContext,
-    WriteError,
+    WriteError, rules,
 };
 
 const SELECT: &str = "SELECT id, name, email, attributes FROM users";
@@ -225,20 +225,7 @@ pub(super) fn assign(
     mut ids: Vec<UserId>,
 ) -> Result<Vec<User>, WriteError> {
     let found = campaigns::get(conn, center, campaign)?.ok_or(WriteError::NotFound)?;
-    if matches!(
-        found.status,
-        Status::Stopping | Status::Stopped | Status::Completed
-    ) {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "status",
-            format!(
-                "cannot assign users to a campaign that is {}",
-                found.status.as_str()
-            ),
-        );
-        return Err(WriteError::Conflict(errors));
-    }
+    rules::check_assignable(found.status)?;
     ids.sort_unstable();
     ids.dedup();
     let mut users = Vec::with_capacity(ids.len());
@@ -291,11 +278,7 @@ pub(super) fn remove(
     if removed == 0 {
         return Err(WriteError::NotFound);
     }
-    if found.status == Status::Active && left == 1 {
-        let mut errors = FieldErrors::new();
-        errors.add("users", "cannot remove the last user of an active campaign");
-        return Err(WriteError::Conflict(errors));
-    }
+    rules::check_removable(found.status, left)?;
     log(
         conn,
         ctx,

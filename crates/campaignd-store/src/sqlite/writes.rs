@@ -5,14 +5,14 @@
 
 use campaignd_model::{
     Action, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId, EntityTag,
-    Expected, FieldErrors, Status, Timestamp,
+    Expected, Status, Timestamp,
 };
 use rusqlite::Connection;
 
 use super::audit::{self, Entry};
 use super::campaigns::{self, Current};
 use super::{leads, record_change, users};
-use crate::{AuditAction, Change, StoreError, WriteContext, WriteError, Written};
+use crate::{AuditAction, Change, StoreError, WriteContext, WriteError, Written, rules};
 
 type Outcome = Result<Written, WriteError>;
 
@@ -36,18 +36,6 @@ fn current(
         return Err(WriteError::PreconditionFailed);
     }
     Ok(found)
-}
-
-/// The `updated_at` of a write now: the clock, or a millisecond past the
-/// last write if the clock has not moved on (or went back), so every write
-/// is seen to change it.
-fn updated_after(last: Timestamp) -> Timestamp {
-    let now = Timestamp::now();
-    if now > last {
-        now
-    } else {
-        Timestamp::from_unix_millis(last.unix_millis() + 1).unwrap_or(last)
-    }
 }
 
 /// Records the write in the audit trail and the change log.
@@ -199,21 +187,16 @@ pub(super) fn act(
     rewrite(conn, ctx, (center, row_id), moved, action.into(), before)
 }
 
-/// A campaign starts only with someone to call and someone to take the
-/// calls (SPEC §10); the refusal names everything missing.
+/// The start rule (SPEC §10), on what the campaign has now.
 fn check_staffed(
     conn: &Connection,
     center: ContactCenterId,
     id: CampaignId,
 ) -> Result<(), WriteError> {
-    let mut missing = FieldErrors::new();
-    if users::assigned(conn, center, id)? == 0 {
-        missing.add("users", "cannot start a campaign without assigned users");
-    }
-    if !leads::any_active(conn, center, id)? {
-        missing.add("leads", "cannot start a campaign without active leads");
-    }
-    missing.into_result(()).map_err(WriteError::Conflict)
+    rules::check_staffed(
+        users::assigned(conn, center, id)? > 0,
+        leads::any_active(conn, center, id)?,
+    )
 }
 
 /// Stores `campaign` (changed from a row whose status was `before`) over
@@ -226,7 +209,7 @@ fn rewrite(
     action: AuditAction,
     before: Status,
 ) -> Outcome {
-    campaign.updated_at = updated_after(campaign.updated_at);
+    campaign.updated_at = rules::updated_after(campaign.updated_at);
     let written = Written::new(campaign);
     campaigns::update(conn, row_id, &written.campaign, &written.body)?;
     let c = &written.campaign;
