@@ -90,8 +90,9 @@ impl PostgresStore {
             config.application_name("campaignd");
         }
         let options = config.get_options().unwrap_or_default().to_owned();
+        // Notices (a `CREATE … IF NOT EXISTS` that skips) are not news.
         config.options(format!(
-            "{options} -c statement_timeout={}",
+            "{options} -c statement_timeout={} -c client_min_messages=warning",
             STATEMENT_TIMEOUT.as_millis()
         ));
         config.keepalives_idle(Duration::from_secs(10));

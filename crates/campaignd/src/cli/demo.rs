@@ -8,7 +8,7 @@ use campaignd_model::{
     ApiKeyToken, CampaignDocument, CampaignId, ContactCenterId, Lead, Scope, Status, SystemFields,
     UserDocument, UserId,
 };
-use campaignd_store::{Page, Store, UserRecord, WriteContext};
+use campaignd_store::{Page, Store, StoreError, UserRecord, WriteContext};
 use serde_json::{Value, json};
 
 /// The documented Get campaign example (campaign 3).
@@ -153,16 +153,19 @@ async fn seed_staff(store: &dyn Store, center: ContactCenterId) -> anyhow::Resul
     if store.list_users(center, Page::default()).await?.total > 0 {
         return Ok(());
     }
+    // Nodes started together on one database seed it once: the one whose
+    // users land staffs the campaigns.
     let records = demo_users()
         .iter()
         .enumerate()
         .map(|(index, v)| UserDocument::parse(v).map(|document| UserRecord { index, document }))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("demo users are invalid: {e}"))?;
-    store
-        .import_users(center, records, None)
-        .await
-        .context("cannot import the demo users")?;
+    match store.import_users(center, records, None).await {
+        Ok(_) => {}
+        Err(StoreError::ImportRejected(_)) => return Ok(()),
+        Err(e) => return Err(e).context("cannot import the demo users"),
+    }
     let staffed = [Status::Active, Status::Paused];
     let mut after = None;
     loop {
@@ -193,16 +196,46 @@ async fn seed_staff(store: &dyn Store, center: ContactCenterId) -> anyhow::Resul
     Ok(())
 }
 
+/// Active demo keys a start leaves, its own included.
+const KEPT_DEMO_KEYS: usize = 10;
+
+/// Waits for another node's import of the demo campaigns to publish.
+async fn wait_for_campaigns(
+    store: &dyn Store,
+    name: &campaignd_model::ContactCenterName,
+) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if store
+            .contact_center_by_name(name)
+            .await?
+            .is_some_and(|c| c.campaigns > 0)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!(
+        "the demo campaigns are being imported by another process, which has not finished"
+    )
+}
+
 /// Makes sure the demo center, its campaigns and its users exist, and
 /// returns a fresh key with every scope.
 pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
     let name = DEMO_CENTER.parse().expect("valid name");
+    // Nodes started together on one database may all find it empty: one
+    // creates the center and imports the campaigns, the others wait for
+    // them.
     let center = match store.contact_center_by_name(&name).await? {
         Some(center) => center,
-        None => store
-            .create_contact_center(&name)
-            .await
-            .context("cannot create the demo contact center")?,
+        None => match store.create_contact_center(&name).await {
+            Ok(center) => center,
+            Err(StoreError::CenterExists(_)) => store
+                .contact_center_by_name(&name)
+                .await?
+                .context("the demo contact center was created, then deleted")?,
+            Err(e) => return Err(e).context("cannot create the demo contact center"),
+        },
     };
     if center.campaigns == 0 {
         let docs = demo_records()
@@ -210,18 +243,25 @@ pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
             .map(|v| CampaignDocument::parse(v, SystemFields::Accept))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("demo data is invalid: {e}"))?;
-        store
-            .import_campaigns(center.id, docs, None)
-            .await
-            .context("cannot import the demo campaigns")?;
+        match store.import_campaigns(center.id, docs, None).await {
+            Ok(_) => {}
+            Err(StoreError::ImportRejected(_)) => wait_for_campaigns(store, &name).await?,
+            Err(e) => return Err(e).context("cannot import the demo campaigns"),
+        }
     }
     seed_staff(store, center.id).await?;
-    // Each start prints a fresh key; the previous starts' keys are revoked so
-    // that restarting the demo never runs into the 50-key limit.
-    for old in store.list_api_keys(center.id).await? {
-        if old.revoked_at.is_none() && old.name.as_deref() == Some(DEMO_KEY_NAME) {
-            store.revoke_api_key(old.id).await?;
-        }
+    // Each start prints a fresh key. Older demo keys beyond the newest few
+    // are revoked, so restarting the demo never runs into the 50-key limit,
+    // while nodes started together on one database keep theirs.
+    let mut demo_keys: Vec<_> = store
+        .list_api_keys(center.id)
+        .await?
+        .into_iter()
+        .filter(|k| k.revoked_at.is_none() && k.name.as_deref() == Some(DEMO_KEY_NAME))
+        .collect();
+    demo_keys.sort_by_key(|k| std::cmp::Reverse(k.id));
+    for old in demo_keys.iter().skip(KEPT_DEMO_KEYS - 1) {
+        store.revoke_api_key(old.id).await?;
     }
     let scopes = [
         Scope::CampaignsRead,
