@@ -48,6 +48,11 @@ impl ImportClaims {
         })
     }
 
+    /// How many campaigns have an import running here.
+    pub(crate) fn running(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
         // The set is left consistent by every operation, so a panic while
         // it was held changes nothing.

@@ -127,6 +127,7 @@ pub(crate) struct Metrics {
     database_bytes: Gauge,
     wal_bytes: Gauge,
     rate_limit_fallback: Gauge,
+    lead_imports_running: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -200,6 +201,12 @@ impl Default for Metrics {
             "1 while this node keeps rate limits alone because Redis is unreachable",
             rate_limit_fallback.clone(),
         );
+        let lead_imports_running = Gauge::default();
+        registry.register(
+            "lead_imports_running",
+            "Lead imports this node is running (uploading or writing), one per campaign",
+            lead_imports_running.clone(),
+        );
         let started = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         started.set(
             std::time::SystemTime::now()
@@ -246,6 +253,7 @@ impl Default for Metrics {
             database_bytes,
             wal_bytes,
             rate_limit_fallback,
+            lead_imports_running,
         }
     }
 }
@@ -337,7 +345,8 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition; `render_cache_bytes` is the
-    /// rendered-body cache's current size, `footprint` storage's on disk
+    /// rendered-body cache's current size, `lead_imports_running` the
+    /// imports this node runs, `footprint` storage's on disk
     /// (a size the backend cannot tell is left out of the gauges' values:
     /// they stay at their last reading, 0 at first).
     pub(crate) fn render(
@@ -345,8 +354,11 @@ impl Metrics {
         render_cache_bytes: usize,
         footprint: Footprint,
         rate_limit_fallback: bool,
+        lead_imports_running: usize,
     ) -> String {
         self.rate_limit_fallback.set(i64::from(rate_limit_fallback));
+        self.lead_imports_running
+            .set(i64::try_from(lead_imports_running).unwrap_or(i64::MAX));
         let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.render_cache_bytes
             .set(bytes(render_cache_bytes as u64));
@@ -393,6 +405,7 @@ mod tests {
                 wal_bytes: Some(0),
             },
             true,
+            2,
         );
         let route = r#"route="/api/v4/campaigns/{campaign_id}""#;
         for line in [
@@ -416,6 +429,7 @@ mod tests {
             "campaignd_database_bytes 4096".to_owned(),
             "campaignd_wal_bytes 0".to_owned(),
             "campaignd_rate_limit_fallback 1".to_owned(),
+            "campaignd_lead_imports_running 2".to_owned(),
             format!(
                 r#"campaignd_build_info{{version="{}"}} 1"#,
                 env!("CARGO_PKG_VERSION")
@@ -444,18 +458,18 @@ mod tests {
             )
         };
         assert!(
-            a.render(0, Footprint::default(), false)
+            a.render(0, Footprint::default(), false, 0)
                 .lines()
                 .any(|l| l == line(3)),
             "{}",
-            a.render(0, Footprint::default(), false)
+            a.render(0, Footprint::default(), false, 0)
         );
         assert!(
-            b.render(0, Footprint::default(), false)
+            b.render(0, Footprint::default(), false, 0)
                 .lines()
                 .any(|l| l == line(1)),
             "{}",
-            b.render(0, Footprint::default(), false)
+            b.render(0, Footprint::default(), false, 0)
         );
     }
 }

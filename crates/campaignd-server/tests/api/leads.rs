@@ -344,15 +344,10 @@ async fn an_import_runs_from_the_moment_it_is_sent_so_a_slow_upload_holds_the_ca
     slow.write_all(head.as_bytes()).await.unwrap();
     slow.write_all(&body[..body.len() / 2]).await.unwrap();
     slow.flush().await.unwrap();
-    // The server takes the claim once it has the head; poll until then.
-    let refused = loop {
-        let reply = import(&server, &key, "3", &Value::Array(numbers(1000, 1))).await;
-        if reply.status == 409 {
-            break reply;
-        }
-        assert_eq!(reply.status, 200, "{}", reply.text());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    // The server takes the claim once it has the head; wait for it there
+    // (an import sent to find out would race the slow one for the claim).
+    imports_running(&server, 1).await;
+    let refused = import(&server, &key, "3", &Value::Array(numbers(1000, 1))).await;
     assert_error(
         &refused,
         409,
@@ -400,4 +395,21 @@ async fn a_stalled_upload_is_cut_off_and_frees_the_campaign() {
         "the campaign is free again: {}",
         next.text()
     );
+}
+
+/// Waits until the server reports `n` lead imports running; fails after 5 s.
+async fn imports_running(server: &TestServer, n: usize) {
+    let want = format!("campaignd_lead_imports_running {n}");
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = server.get("/metrics", None).await.text();
+        if metrics.lines().any(|l| l == want) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never {want}:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -17,9 +17,12 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
         .await
         .unwrap_or_default();
     let fallback = app.limiter.fallback() || app.write_limiter.fallback();
-    let body = app
-        .metrics
-        .render(app.caches.renders.used(), footprint, fallback);
+    let body = app.metrics.render(
+        app.caches.renders.used(),
+        footprint,
+        fallback,
+        app.lead_imports.running(),
+    );
     let mut response = Response::new(axum::body::Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
