@@ -2,10 +2,12 @@
 //! how values are kept in columns. The SQLite and PostgreSQL backends both
 //! call these, so they cannot drift apart.
 
-use campaignd_model::{FieldErrors, LeadSource, PhoneNumber, Status, Timestamp};
+use campaignd_model::{
+    Campaign, CampaignDocument, CampaignId, FieldErrors, LeadSource, PhoneNumber, Status, Timestamp,
+};
 use serde_json::{Map, Value};
 
-use crate::WriteError;
+use crate::{StoreError, WriteError};
 
 /// The columns that hold a campaign's fields and its rendering, in the
 /// order each backend gives their values: the one list inserts and
@@ -132,4 +134,32 @@ pub(crate) fn number_key(number: &PhoneNumber) -> i64 {
         .as_str()
         .parse()
         .expect("a phone number is at most 15 digits")
+}
+
+/// An import record as the campaign it stages: a given id is kept, a
+/// missing one takes `next` (which moves past every id handed out), a
+/// missing status is `draft`, missing times are `now` (`updated_at` never
+/// before `created_at`).
+pub(crate) fn imported_campaign(
+    document: CampaignDocument,
+    next: &mut i64,
+    now: Timestamp,
+) -> Result<Campaign, StoreError> {
+    let id = if let Some(id) = document.id {
+        id
+    } else {
+        let id = CampaignId::new(*next)
+            .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
+        *next += 1;
+        id
+    };
+    *next = (*next).max(id.get() + 1);
+    let created_at = document.created_at.unwrap_or(now);
+    Ok(Campaign {
+        id,
+        status: document.status.unwrap_or(Status::Draft),
+        settings: document.settings,
+        created_at,
+        updated_at: document.updated_at.unwrap_or(now.max(created_at)),
+    })
 }

@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 
-use campaignd_model::{Campaign, CampaignId, ContactCenterId, Status, Timestamp};
+use campaignd_model::{Campaign, CampaignId, ContactCenterId, Timestamp};
 use deadpool_postgres::GenericClient;
 
 use super::campaigns::{self, COLUMNS, Param, field_values, placeholders, refs};
 use super::{col, record_change};
 use crate::rules::FIELD_COLUMNS;
-use crate::{Change, ImportId, ImportProblem, ImportRecord, ImportSummary, Result, StoreError};
+use crate::{
+    Change, ImportId, ImportProblem, ImportRecord, ImportSummary, Result, StoreError, rules,
+};
 
 /// The first key of an import's advisory lock ("cdim"); the import's id
 /// is the second.
@@ -297,35 +299,13 @@ pub(super) async fn stage(
             note_id(moved);
             next += 1;
         }
-        let id = if let Some(id) = document.id {
-            id
-        } else {
-            let id = CampaignId::new(next)
-                .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
-            next += 1;
-            id
-        };
-        next = next.max(id.get() + 1);
-        let created_at = document.created_at.unwrap_or(now);
-        let campaign = Campaign {
-            id,
-            status: document.status.unwrap_or(Status::Draft),
-            settings: document.settings,
-            created_at,
-            updated_at: document.updated_at.unwrap_or(now.max(created_at)),
-        };
-        insert(
-            tx,
-            import,
-            center,
-            index as i64,
-            document.id.is_none(),
-            &campaign,
-        )
-        .await?;
+        let assigned = document.id.is_none();
+        let campaign = rules::imported_campaign(document, &mut next, now)?;
+        let id = campaign.id;
+        insert(tx, import, center, index as i64, assigned, &campaign).await?;
         let ours = Holder::Ours {
             record: index as i64,
-            assigned: document.id.is_none(),
+            assigned,
         };
         by_id.insert(id.get(), ours);
         by_name.insert(campaign.settings.name.as_str().to_owned(), ours);

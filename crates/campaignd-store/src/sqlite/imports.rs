@@ -11,12 +11,14 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
-use campaignd_model::{Campaign, CampaignId, ContactCenterId, Status, Timestamp};
+use campaignd_model::{CampaignId, ContactCenterId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::campaigns;
 use super::record_change;
-use crate::{Change, ImportId, ImportProblem, ImportRecord, ImportSummary, Result, StoreError};
+use crate::{
+    Change, ImportId, ImportProblem, ImportRecord, ImportSummary, Result, StoreError, rules,
+};
 
 /// Rows settled or deleted per transaction, by `row_id` range.
 pub(super) const ROWS_PER_STEP: i64 = 5000;
@@ -311,23 +313,9 @@ pub(super) fn stage(
             note_row(moved, next);
             next += 1;
         }
-        let id = if let Some(id) = document.id {
-            id
-        } else {
-            let id = CampaignId::new(next)
-                .ok_or_else(|| StoreError::Internal("campaign id overflow".into()))?;
-            next += 1;
-            id
-        };
-        next = next.max(id.get() + 1);
-        let created_at = document.created_at.unwrap_or(now);
-        let campaign = Campaign {
-            id,
-            status: document.status.unwrap_or(Status::Draft),
-            settings: document.settings,
-            created_at,
-            updated_at: document.updated_at.unwrap_or(now.max(created_at)),
-        };
+        let assigned = document.id.is_none();
+        let campaign = rules::imported_campaign(document, &mut next, now)?;
+        let id = campaign.id;
         let row_id = campaigns::insert(
             tx,
             center,
@@ -335,7 +323,7 @@ pub(super) fn stage(
             Some(campaigns::Staged {
                 import: import.0,
                 record: index as i64,
-                assigned: document.id.is_none(),
+                assigned,
             }),
         )?;
         note_row(row_id, id.get());
