@@ -3,11 +3,14 @@
 //! call these, so they cannot drift apart.
 
 use campaignd_model::{
-    Campaign, CampaignDocument, CampaignId, FieldErrors, LeadSource, PhoneNumber, Status, Timestamp,
+    Campaign, CampaignDocument, CampaignId, FieldErrors, LeadSource, PhoneNumber, Status,
+    Timestamp, UserId,
 };
 use serde_json::{Map, Value};
 
-use crate::{StoreError, WriteError};
+use std::collections::HashMap;
+
+use crate::{ImportProblem, StoreError, UserRecord, WriteError};
 
 /// The columns that hold a campaign's fields and its rendering, in the
 /// order each backend gives their values: the one list inserts and
@@ -162,4 +165,62 @@ pub(crate) fn imported_campaign(
         created_at,
         updated_at: document.updated_at.unwrap_or(now.max(created_at)),
     })
+}
+
+/// The ids a user import gives, each with the first record giving it; or
+/// every problem with them: an id given twice, or one `exists` says the
+/// center has. Checked before any id is assigned, so a record without an
+/// id never takes one a later record gives.
+pub(crate) fn given_user_ids(
+    records: &[UserRecord],
+    exists: impl Fn(UserId) -> bool,
+) -> Result<HashMap<UserId, usize>, StoreError> {
+    let mut given = HashMap::new();
+    let mut problems = Vec::new();
+    for r in records {
+        let Some(id) = r.document.id else { continue };
+        let message = match given.get(&id) {
+            Some(first) => format!("repeats the id of record {}", first + 1),
+            None if exists(id) => format!("user {id} already exists in this contact center"),
+            None => {
+                given.insert(id, r.index);
+                continue;
+            }
+        };
+        given.entry(id).or_insert(r.index);
+        problems.push(ImportProblem {
+            index: r.index,
+            field: "id".into(),
+            message,
+        });
+    }
+    if problems.is_empty() {
+        Ok(given)
+    } else {
+        Err(StoreError::ImportRejected(problems))
+    }
+}
+
+/// A user record's id: the one it gives, or the next not given by any
+/// record of the import. `next` moves past every id handed out.
+pub(crate) fn user_id(
+    record: Option<UserId>,
+    next: &mut i64,
+    given: &HashMap<UserId, usize>,
+) -> Result<i64, StoreError> {
+    let id = if let Some(id) = record {
+        id.get()
+    } else {
+        while given.contains_key(&UserId::new(*next).expect("positive")) {
+            *next += 1;
+        }
+        *next
+    };
+    if id > UserId::MAX_STORED {
+        return Err(StoreError::Internal(
+            "the center has used every user id".into(),
+        ));
+    }
+    *next = (*next).max(id + 1);
+    Ok(id)
 }

@@ -10,8 +10,8 @@ use tokio_postgres::Row;
 use super::audit::{self, Entry};
 use super::{campaigns, col, corrupt, page_bounds};
 use crate::{
-    AuditAction, ImportProblem, Page, Progress, Result, StoreError, UserPage, UserRecord,
-    WriteContext, WriteError, rules,
+    AuditAction, Page, Progress, Result, StoreError, UserPage, UserRecord, WriteContext,
+    WriteError, rules,
 };
 
 const SELECT: &str = "SELECT id, name, email, attributes FROM users";
@@ -74,39 +74,12 @@ pub(super) async fn import(
         )
         .await?
         .get(0);
-    // Given ids first: a record without one must not take an id a later
-    // record gives.
-    let mut given = HashMap::new();
-    let mut problems = Vec::new();
-    for r in &records {
-        let Some(id) = r.document.id else { continue };
-        if let Some(first) = given.insert(id, r.index) {
-            problems.push(ImportProblem {
-                index: r.index,
-                field: "id".into(),
-                message: format!("repeats the id of record {}", first + 1),
-            });
-            given.insert(id, first);
-        }
-    }
-    let wanted: Vec<i64> = given.keys().map(|id| id.get()).collect();
+    let wanted: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r.document.id.map(UserId::get))
+        .collect();
     let existing = by_ids(tx, center, &wanted, false).await?;
-    for r in &records {
-        if let Some(id) = r.document.id
-            && given.get(&id) == Some(&r.index)
-            && existing.contains_key(&id.get())
-        {
-            problems.push(ImportProblem {
-                index: r.index,
-                field: "id".into(),
-                message: format!("user {id} already exists in this contact center"),
-            });
-        }
-    }
-    if !problems.is_empty() {
-        problems.sort_by_key(|p| p.index);
-        return Err(StoreError::ImportRejected(problems));
-    }
+    let given = rules::given_user_ids(&records, |id| existing.contains_key(&id.get()))?;
     let insert = tx
         .prepare_cached(
             "INSERT INTO users (contact_center_id, id, name, email, attributes)
@@ -117,21 +90,7 @@ pub(super) async fn import(
     for chunk in records.chunks(1000) {
         let mut rows = Vec::with_capacity(chunk.len());
         for r in chunk {
-            let id = if let Some(id) = r.document.id {
-                id.get()
-            } else {
-                while given.contains_key(&UserId::new(next).expect("positive")) {
-                    next += 1;
-                }
-                next += 1;
-                next - 1
-            };
-            if id > UserId::MAX_STORED {
-                return Err(StoreError::Internal(
-                    "the center has used every user id".into(),
-                ));
-            }
-            next = next.max(id + 1);
+            let id = rules::user_id(r.document.id, &mut next, &given)?;
             let attributes =
                 serde_json::to_string(&r.document.attributes).expect("JSON values serialize");
             rows.push((id, &r.document.name, &r.document.email, attributes));

@@ -7,10 +7,7 @@ use serde_json::{Map, Value};
 use super::audit::{self, Entry};
 use super::campaigns;
 use super::corrupt;
-use crate::{
-    AuditAction, ImportProblem, Page, Progress, StoreError, UserPage, UserRecord, WriteContext,
-    WriteError, rules,
-};
+use crate::{AuditAction, Page, Progress, UserPage, UserRecord, WriteContext, WriteError, rules};
 
 const SELECT: &str = "SELECT id, name, email, attributes FROM users";
 
@@ -50,49 +47,19 @@ pub(super) fn import(
         [center.get()],
         |r| r.get(0),
     )?;
-    // Given ids first: a record without one must not take an id a later
-    // record gives.
-    let mut given = std::collections::HashMap::new();
-    let mut problems = Vec::new();
-    for r in &records {
-        let Some(id) = r.document.id else { continue };
-        if let Some(first) = given.insert(id, r.index) {
-            problems.push(ImportProblem {
-                index: r.index,
-                field: "id".into(),
-                message: format!("repeats the id of record {}", first + 1),
-            });
-            given.insert(id, first);
-        } else if get(tx, center, id)?.is_some() {
-            problems.push(ImportProblem {
-                index: r.index,
-                field: "id".into(),
-                message: format!("user {id} already exists in this contact center"),
-            });
+    let mut existing = std::collections::HashSet::new();
+    for id in records.iter().filter_map(|r| r.document.id) {
+        if get(tx, center, id)?.is_some() {
+            existing.insert(id);
         }
     }
-    if !problems.is_empty() {
-        return Err(StoreError::ImportRejected(problems));
-    }
+    let given = rules::given_user_ids(&records, |id| existing.contains(&id))?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO users (contact_center_id, id, name, email, attributes) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut written = 0u64;
     for r in records {
-        let id = if let Some(id) = r.document.id {
-            id.get()
-        } else {
-            while given.contains_key(&UserId::new(next).expect("positive")) {
-                next += 1;
-            }
-            next += 1;
-            next - 1
-        };
-        if id > UserId::MAX_STORED {
-            return Err(StoreError::Internal(
-                "the center has used every user id".into(),
-            ));
-        }
+        let id = rules::user_id(r.document.id, &mut next, &given)?;
         let attributes =
             serde_json::to_string(&r.document.attributes).expect("JSON values serialize");
         insert.execute(params![
@@ -102,7 +69,6 @@ pub(super) fn import(
             r.document.email,
             attributes
         ])?;
-        next = next.max(id + 1);
         written += 1;
         if let Some(progress) = progress
             && written.is_multiple_of(1000)
