@@ -12,6 +12,7 @@
 //! import through one node refuses a second through another.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,9 +21,20 @@ use campaignd_store::Store;
 
 type Key = (ContactCenterId, CampaignId);
 
-/// The campaigns with an import running here.
+/// The campaigns with an import running here, and how many of those hold
+/// their campaign everywhere (the claim through the store taken too).
 #[derive(Debug, Default)]
-pub(crate) struct ImportClaims(Mutex<HashSet<Key>>);
+pub(crate) struct ImportClaims(Mutex<HashSet<Key>>, Arc<AtomicUsize>);
+
+/// Counts an import as running while it lives.
+#[derive(Debug)]
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// A running import's hold on its campaign, released when dropped.
 #[derive(Debug)]
@@ -48,9 +60,9 @@ impl ImportClaims {
         })
     }
 
-    /// How many campaigns have an import running here.
+    /// How many imports run here holding their campaign everywhere.
     pub(crate) fn running(&self) -> usize {
-        self.lock().len()
+        self.1.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
@@ -75,6 +87,8 @@ pub(crate) struct SharedClaim {
     local: Option<ImportClaim>,
     store: Arc<dyn Store>,
     holder: Option<i64>,
+    /// Set once the claim holds everywhere.
+    running: Option<Running>,
 }
 
 impl ImportClaims {
@@ -98,6 +112,7 @@ impl ImportClaims {
             local: Some(local),
             store: Arc::clone(store),
             holder: Some(holder),
+            running: None,
         };
         if !store
             .claim_lead_import(center, campaign, holder, ttl)
@@ -106,6 +121,8 @@ impl ImportClaims {
             claim.holder = None;
             return Ok(None);
         }
+        self.1.fetch_add(1, Ordering::Relaxed);
+        claim.running = Some(Running(Arc::clone(&self.1)));
         Ok(Some(claim))
     }
 }
