@@ -19,8 +19,10 @@ run, and time from process start to the first 200.
 Usage: bench/read_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH] [--postgres] [--cache-mb N]
   --campaignd  another build to measure (skips the build), e.g. an older commit's
   --cache-mb   the node's render cache, in MiB
+  --keep       populate the SQLite file in DIR once and reuse it on later runs
   --postgres   serve from a fresh PostgreSQL database (CAMPAIGND_BENCH_POSTGRES_URL's
-               server, default the machine's) with rate limits in Redis
+               server, default the machine's), filled from the SQLite file with
+               `campaignd copy`, with rate limits in Redis
                (CAMPAIGND_BENCH_REDIS_URL, default redis://127.0.0.1:6379), as one
                node of several would; PostgreSQL and Redis are not pinned
 """
@@ -119,8 +121,6 @@ def main():
     ap.add_argument("--postgres", action="store_true", help="serve from PostgreSQL, limits in Redis")
     ap.add_argument("--cache-mb", type=int, help="the node's render cache (default: campaignd's)")
     args = ap.parse_args()
-    if args.postgres and args.keep:
-        raise SystemExit("--keep keeps an SQLite file; with --postgres the database is made afresh")
     with Database("campaignd_read_bench") if args.postgres else contextlib.nullcontext() as pg_url:
         bench(args, pg_url)
 
@@ -134,13 +134,19 @@ def bench(args, pg_url):
                    + ([] if args.campaignd else ["--bin", "campaignd"]), cwd=ROOT, check=True)
     work = args.keep or tempfile.mkdtemp(prefix="campaignd-bench-")
     os.makedirs(work, exist_ok=True)
-    url = pg_url or f"sqlite://{work}/bench.db"
-    env = dict(os.environ, CAMPAIGND_DATABASE_URL=url, CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
+    sqlite_url = f"sqlite://{work}/bench.db"
+    env = dict(os.environ, CAMPAIGND_DATABASE_URL=sqlite_url, CAMPAIGND_LOG=os.environ.get("CAMPAIGND_LOG", "info"))
     shared = ["--redis-url", os.environ.get("CAMPAIGND_BENCH_REDIS_URL", "redis://127.0.0.1:6379")] if pg_url else []
     if args.cache_mb is not None:
         shared += ["--cache-mb", str(args.cache_mb)]
     if not os.path.exists(os.path.join(work, "keys.txt")):
         populate(env, work)
+    if pg_url:
+        # The data is made once in SQLite (kept with --keep) and moved into
+        # the fresh database as an operator would move a deployment.
+        print("copying into PostgreSQL ...", file=sys.stderr)
+        run(BIN, "copy", "--from", sqlite_url, "--to", pg_url, env=env)
+        env["CAMPAIGND_DATABASE_URL"] = pg_url
 
     port = 18480
     t0 = time.monotonic()

@@ -22,13 +22,16 @@ use campaignd_store::Store;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tower::ServiceExt as _;
 
 use crate::http::{Dressed, Front};
 use crate::runtime::watch::{POLL_INTERVAL, Watcher};
 use crate::state::{AppConfig, AppState};
 use crate::timer::DeadlineTimer;
+
+/// The upkeep loop's tick.
+const UPKEEP_TICK: Duration = Duration::from_millis(200);
 
 /// Most bytes of request line and headers (SPEC §1).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -59,8 +62,10 @@ pub async fn serve(
     let watcher = Watcher::start(Arc::clone(&store), Arc::clone(&app.caches))
         .await
         .context("cannot read the change log")?;
-    let upkeep = tokio::spawn(upkeep(app.clone(), watcher));
+    let follow = tokio::spawn(follow_changes(watcher, store.change_hints()));
+    let upkeep = tokio::spawn(upkeep(app.clone()));
     let result = serve_http(listener, Front::new(app.clone()), limits, shutdown).await;
+    follow.abort();
     upkeep.abort();
     // The last flush: retried for a while, since a busy lock (an import in
     // another process) is no reason to lose them.
@@ -77,14 +82,31 @@ pub async fn serve(
     result
 }
 
-/// Runs until aborted: polls the change log, writes out buffered log
-/// lines, every second lets the store do its upkeep (bounding SQLite's
-/// log), and every few seconds flushes key use and prunes the limiter.
-async fn upkeep(app: AppState, mut watcher: Watcher) {
+/// Runs until aborted: reads the change log each [`POLL_INTERVAL`], and at
+/// once when the store hints that another node wrote (a lost hint costs
+/// only the wait for the next poll).
+async fn follow_changes(mut watcher: Watcher, hints: Option<Arc<Notify>>) {
+    loop {
+        match &hints {
+            Some(hints) => {
+                tokio::select! {
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    () = hints.notified() => {}
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+        watcher.poll().await;
+    }
+}
+
+/// Runs until aborted: writes out buffered log lines, every second lets
+/// the store do its upkeep (bounding SQLite's log), and every few seconds
+/// flushes key use and prunes the limiter.
+async fn upkeep(app: AppState) {
     let mut ticks = 0u32;
     loop {
-        tokio::time::sleep(POLL_INTERVAL).await;
-        watcher.poll().await;
+        tokio::time::sleep(UPKEEP_TICK).await;
         crate::logging::flush();
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(5)

@@ -44,6 +44,7 @@ macro_rules! contract_tests {
             key_use_is_recorded,
             campaigns_round_trip_every_field,
             the_stored_body_is_the_campaigns_rendering,
+            concurrent_body_reads_each_get_their_own,
             campaign_ids_are_per_contact_center,
             import_assigns_free_ids_and_keeps_given_ones,
             import_is_all_or_nothing_and_reports_every_conflict,
@@ -340,6 +341,42 @@ pub async fn the_stored_body_is_the_campaigns_rendering(store: &dyn Store) {
             .unwrap()
             .is_none()
     );
+}
+
+/// Many body reads at once (a loaded node's cache misses, which a backend
+/// may batch) each get their own campaign's body, or none for a campaign
+/// that is absent or another center's, however they are interleaved and
+/// repeated.
+pub async fn concurrent_body_reads_each_get_their_own(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let globex = center(store, "globex").await;
+    let records = |prefix: &str, n: i64| {
+        (1..=n)
+            .map(|id| json!({"id": id * 2, "name": format!("{prefix} {id}"), "dial_level": id}))
+            .collect::<Vec<_>>()
+    };
+    for (c, prefix, n) in [(&acme, "A", 10), (&globex, "G", 5)] {
+        let docs = records(prefix, n).into_iter().map(doc).collect();
+        store.import_campaigns(c.id, docs, None).await.unwrap();
+    }
+    // Even ids 2..=20 exist in acme and 2..=10 in globex; odd ones nowhere.
+    let keys: Vec<(ContactCenterId, CampaignId)> = (0..300)
+        .map(|i: i64| {
+            let c = if i % 3 == 0 { globex.id } else { acme.id };
+            (c, CampaignId::new(i % 23 + 1).unwrap())
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for &(c, id) in &keys {
+        let campaign = store.get_campaign(c, id).await.unwrap();
+        expected.push(campaign.map(|c| c.get_body()));
+    }
+    assert!(expected.iter().any(Option::is_some) && expected.iter().any(Option::is_none));
+    let reads = keys.iter().map(|&(c, id)| store.get_campaign_body(c, id));
+    let got: Vec<_> = futures_util::future::join_all(reads).await;
+    for ((got, want), key) in got.into_iter().zip(expected).zip(&keys) {
+        assert_eq!(got.unwrap(), want, "body of {key:?}");
+    }
 }
 
 /// Two centers may both have campaign 1; neither sees the other's.

@@ -379,6 +379,15 @@ pub trait ChangeFeed: Send + Sync + 'static {
     /// Changes are kept for [`CHANGE_RETENTION`](crate::CHANGE_RETENTION),
     /// then pruned by [`Upkeep::maintain`].
     async fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
+
+    /// Where the backend can say so, a [`Notify`](tokio::sync::Notify)
+    /// woken when the log may have grown (PostgreSQL: another node's
+    /// `NOTIFY`): a hint to read it before the next poll. Hints may be
+    /// lost, so the log is still polled. Call it once, inside the runtime
+    /// that will wait on it.
+    fn change_hints(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Whole-deployment copies between backends (`campaignd copy`; see

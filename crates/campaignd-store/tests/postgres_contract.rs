@@ -99,3 +99,48 @@ async fn a_lead_import_claim_is_exclusive_until_released_or_expired() {
             .unwrap()
     );
 }
+
+/// A write committed through one node hints every other node's listener
+/// at once, without waiting for its next poll of the change log.
+#[tokio::test]
+async fn a_committed_write_hints_the_other_nodes() {
+    use std::time::Duration;
+
+    use campaignd_model::CampaignSettings;
+    use campaignd_store::WriteContext;
+
+    let Some(fixture) = postgres().await else {
+        return;
+    };
+    let url = fixture
+        .guard
+        .downcast_ref::<TempDatabase>()
+        .expect("the fixture's database")
+        .url()
+        .to_owned();
+    let other_node = PostgresStore::connect(&url, 2).unwrap();
+    let hints = other_node.change_hints().expect("PostgreSQL gives hints");
+    // The first wake-up says the listener is connected (and that hints
+    // may have been missed before it was).
+    tokio::time::timeout(Duration::from_secs(10), hints.notified())
+        .await
+        .expect("the listener connects");
+    let center = fixture
+        .store
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap();
+    // A center on its own changes nothing cached: no hint is owed for it,
+    // and none must be pending before the write below.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), hints.notified()).await;
+    assert!(quiet.is_err(), "hinted without a change");
+    let settings = CampaignSettings::with_defaults("Spring".parse().unwrap());
+    fixture
+        .store
+        .create_campaign(WriteContext::default(), center.id, settings)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), hints.notified())
+        .await
+        .expect("the write was hinted");
+}

@@ -14,7 +14,9 @@
 //! next taken, so a database that comes back is used again at once.
 
 mod audit;
+mod body_reads;
 mod campaigns;
+mod hints;
 mod imports;
 mod keys;
 mod leads;
@@ -61,6 +63,10 @@ pub struct PostgresStore {
 
 struct Inner {
     pool: Pool,
+    /// Body reads, batched under load.
+    bodies: body_reads::BodyReads,
+    /// Change hints to and from the other nodes.
+    hints: hints::Hints,
     /// The connections holding the advisory lock of each import this
     /// store began and has not finished (see `imports`).
     imports: Mutex<HashMap<ImportId, Object>>,
@@ -100,7 +106,7 @@ impl PostgresStore {
         // request on its connection until TCP gives up, minutes later.
         config.tcp_user_timeout(TCP_USER_TIMEOUT);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -116,6 +122,8 @@ impl PostgresStore {
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                bodies: body_reads::BodyReads::new(pool.clone()),
+                hints: hints::Hints::new(pool.clone(), config),
                 pool,
                 imports: Mutex::new(HashMap::new()),
             }),
@@ -124,13 +132,7 @@ impl PostgresStore {
 
     /// A pooled connection.
     async fn conn(&self) -> Result<Object> {
-        self.inner.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => map_err(&e),
-            deadpool_postgres::PoolError::Timeout(_) => {
-                StoreError::Unavailable("no database connection came free in time".into())
-            }
-            other => StoreError::Unavailable(format!("database connection: {other}")),
-        })
+        pooled(&self.inner.pool).await
     }
 
     /// The connections of imports this store holds.
@@ -140,6 +142,17 @@ impl PostgresStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A connection from `pool`.
+async fn pooled(pool: &Pool) -> Result<Object> {
+    pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Backend(e) => map_err(&e),
+        deadpool_postgres::PoolError::Timeout(_) => {
+            StoreError::Unavailable("no database connection came free in time".into())
+        }
+        other => StoreError::Unavailable(format!("database connection: {other}")),
+    })
 }
 
 /// Maps a driver error onto the store's: a connection or server that is

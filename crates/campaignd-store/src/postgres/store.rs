@@ -2,6 +2,8 @@
 //! takes a pooled connection, runs its transaction, and hands the SQL to
 //! the resource's module.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use campaignd_model::{
     Action, ApiKeyId, Campaign, CampaignId, CampaignPatch, CampaignSettings, ContactCenterId,
@@ -9,6 +11,7 @@ use campaignd_model::{
     UserId,
 };
 use deadpool_postgres::{GenericClient, Object};
+use tokio::sync::Notify;
 use tokio_postgres::IsolationLevel;
 
 use super::{
@@ -34,6 +37,13 @@ macro_rules! transaction {
         let $tx = conn.transaction().await.map_err(StoreError::from)?;
         let value = $body;
         $tx.commit().await.map_err(StoreError::from)?;
+        value
+    }};
+    // A write that may record a change: once it commits, the other nodes
+    // are hinted to read the change log.
+    ($store:ident => $conn:expr, |$tx:ident| $body:expr) => {{
+        let value = transaction!($conn, |$tx| $body);
+        $store.inner.hints.committed();
         value
     }};
 }
@@ -180,7 +190,7 @@ impl KeyStore for PostgresStore {
 
     async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(ApiKeyInfo, bool)> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| keys::revoke(&tx, id).await?))
+        Ok(transaction!(self => conn, |tx| keys::revoke(&tx, id).await?))
     }
 
     async fn authenticate(&self, hash: &KeyHash) -> Result<Option<KeyGrant>> {
@@ -220,8 +230,7 @@ impl CampaignStore for PostgresStore {
         center: ContactCenterId,
         id: CampaignId,
     ) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn().await?;
-        campaigns::get_body(&conn, center, id).await
+        self.inner.bodies.get(center, id).await
     }
 
     async fn list_campaigns(
@@ -263,7 +272,7 @@ impl CampaignWrites for PostgresStore {
         settings: CampaignSettings,
     ) -> Result<Written, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| writes::create(
+        Ok(transaction!(self => conn, |tx| writes::create(
             &tx, &ctx, center, settings
         )
         .await?))
@@ -278,7 +287,7 @@ impl CampaignWrites for PostgresStore {
         expected: Option<Expected>,
     ) -> Result<Written, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| writes::update(
+        Ok(transaction!(self => conn, |tx| writes::update(
             &tx,
             &ctx,
             center,
@@ -297,7 +306,7 @@ impl CampaignWrites for PostgresStore {
         expected: Option<Expected>,
     ) -> Result<Written, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| writes::delete(
+        Ok(transaction!(self => conn, |tx| writes::delete(
             &tx,
             &ctx,
             center,
@@ -316,7 +325,7 @@ impl CampaignWrites for PostgresStore {
         expected: Option<Expected>,
     ) -> Result<Written, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| writes::act(
+        Ok(transaction!(self => conn, |tx| writes::act(
             &tx,
             &ctx,
             center,
@@ -371,7 +380,8 @@ impl ImportStore for PostgresStore {
     ) -> Result<ImportSummary> {
         let mut conn = self.take_import(import)?;
         let result =
-            async { Ok(transaction!(conn, |tx| imports::publish(&tx, import).await?)) }.await;
+            async { Ok(transaction!(self => conn, |tx| imports::publish(&tx, import).await?)) }
+                .await;
         match result {
             Ok(summary) => {
                 self.release_import(import, conn).await;
@@ -444,7 +454,7 @@ impl UserStore for PostgresStore {
         ids: Vec<UserId>,
     ) -> Result<Vec<User>, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| users::assign(
+        Ok(transaction!(self => conn, |tx| users::assign(
             &tx, &ctx, center, campaign, ids
         )
         .await?))
@@ -458,7 +468,7 @@ impl UserStore for PostgresStore {
         user: UserId,
     ) -> Result<User, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| users::remove(
+        Ok(transaction!(self => conn, |tx| users::remove(
             &tx, &ctx, center, campaign, user
         )
         .await?))
@@ -480,7 +490,7 @@ impl LeadStore for PostgresStore {
         leads: Vec<Lead>,
     ) -> Result<LeadsImported, WriteError> {
         let mut conn = self.conn().await?;
-        Ok(transaction!(conn, |tx| leads::import(
+        Ok(transaction!(self => conn, |tx| leads::import(
             &tx, &ctx, center, campaign, &leads
         )
         .await?))
@@ -528,6 +538,10 @@ impl AuditStore for PostgresStore {
 
 #[async_trait]
 impl ChangeFeed for PostgresStore {
+    fn change_hints(&self) -> Option<Arc<Notify>> {
+        Some(self.inner.hints.listen())
+    }
+
     async fn latest_change(&self) -> Result<ChangeCursor> {
         let conn = self.conn().await?;
         let snapshot: String = conn
