@@ -28,7 +28,7 @@ use crate::http::routes::campaigns::{self, GET_CAMPAIGN, LIST_CAMPAIGNS};
 use crate::http::routes::leads::{self, CAMPAIGN_LEADS};
 use crate::http::routes::manage::{self, PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
 use crate::http::routes::users::{self, CAMPAIGN_USER, CAMPAIGN_USERS, LIST_USERS};
-use crate::http::routes::{health, metrics};
+use crate::http::routes::{health, metrics, page};
 use crate::state::AppState;
 
 /// Every route served, as `(method, template)`; the OpenAPI document must
@@ -54,6 +54,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
 ];
 
+/// The Campaigns page's files: served beside the API, not part of it (nor
+/// of its document).
+#[cfg(test)]
+const PAGE_ROUTES: &[&str] = &[page::PAGE, page::SCRIPT, page::STYLE];
+
 /// The route templates, each once: what logs and metrics name a request by.
 pub(crate) const TEMPLATES: &[&str] = &[
     LIST_CAMPAIGNS,
@@ -69,6 +74,9 @@ pub(crate) const TEMPLATES: &[&str] = &[
     "/healthz",
     "/metrics",
     "/readyz",
+    page::PAGE,
+    page::SCRIPT,
+    page::STYLE,
 ];
 
 /// The router: every route, the 404 envelope for anything else (without
@@ -102,6 +110,11 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        // The Campaigns page: outside the API (and its document), a client
+        // of it like any other.
+        .route(page::PAGE, get(page::page))
+        .route(page::SCRIPT, get(page::script))
+        .route(page::STYLE, get(page::style))
         .route_layer(axum::middleware::from_fn(stamp_template))
         .fallback(not_found)
         .with_state(app)
@@ -218,6 +231,7 @@ mod tests {
     #[test]
     fn every_template_is_served_and_named_once() {
         let mut served: Vec<&str> = ROUTES.iter().map(|(_, t)| *t).collect();
+        served.extend(PAGE_ROUTES);
         served.sort_unstable();
         served.dedup();
         let mut templates = TEMPLATES.to_vec();

@@ -299,7 +299,9 @@ async fn a_key_without_the_scope_gets_403_whether_or_not_the_campaign_exists() {
 async fn unknown_routes_and_methods_answer_json_without_looking_at_the_key() {
     let server = TestServer::start().await;
     for path in [
-        "/",
+        "/index.html",
+        "/page/",
+        "/page/other.js",
         "/api/v4",
         "/api/v4/campaign",
         "/api/v4/campaigns/3/users/x/y",
@@ -320,6 +322,43 @@ async fn unknown_routes_and_methods_answer_json_without_looking_at_the_key() {
         assert_json_error(&reply, 405, r#"{"error":"Method Not Allowed"}"#);
         assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
     }
+}
+
+/// The Campaigns page is served at `/` with its two files, the same with
+/// any key or none, revalidated by tag, and locked down by its headers.
+#[tokio::test]
+async fn the_campaigns_page_and_its_files_are_served_at_the_root() {
+    let server = TestServer::start().await;
+    for (path, content_type, marker) in [
+        ("/", "text/html; charset=utf-8", "<title>Campaigns"),
+        (
+            "/page/app.js",
+            "text/javascript; charset=utf-8",
+            "sessionStorage",
+        ),
+        ("/page/app.css", "text/css; charset=utf-8", ".badge"),
+    ] {
+        let reply = server.get(path, Some("not-a-key")).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("content-type"), Some(content_type));
+        assert!(reply.text().contains(marker), "{path}");
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("cache-control"), Some("no-cache"));
+        let policy = reply.header("content-security-policy").unwrap();
+        assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+        assert!(reply.header("www-authenticate").is_none());
+        let tag = reply.header("etag").unwrap().to_owned();
+        let again = server
+            .request("GET", path, &[("if-none-match".into(), tag.clone())])
+            .await;
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.text().is_empty());
+        assert_eq!(again.header("etag"), Some(tag.as_str()));
+        let head = server.request("HEAD", path, &[]).await;
+        assert_eq!(head.status, 200, "{path}");
+    }
+    let post = server.request("POST", "/", &[]).await;
+    assert_json_error(&post, 405, r#"{"error":"Method Not Allowed"}"#);
 }
 
 #[tokio::test]

@@ -196,7 +196,7 @@ async fn seed_staff(store: &dyn Store, center: ContactCenterId) -> anyhow::Resul
     Ok(())
 }
 
-/// Active demo keys a start leaves, its own included.
+/// Active demo keys a start leaves, its own two included.
 const KEPT_DEMO_KEYS: usize = 10;
 
 /// Waits for another node's import of the demo campaigns to publish.
@@ -219,9 +219,17 @@ async fn wait_for_campaigns(
     )
 }
 
+/// The keys a demo start hands out.
+pub(crate) struct DemoKeys {
+    /// Every scope.
+    pub(crate) full: ApiKeyToken,
+    /// `campaigns.read` alone: what a viewer of the Campaigns page gets.
+    pub(crate) read_only: ApiKeyToken,
+}
+
 /// Makes sure the demo center, its campaigns and its users exist, and
-/// returns a fresh key with every scope.
-pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
+/// returns fresh keys: one with every scope, one that may only read.
+pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<DemoKeys> {
     let name = DEMO_CENTER.parse().expect("valid name");
     // Nodes started together on one database may all find it empty: one
     // creates the center and imports the campaigns, the others wait for
@@ -260,18 +268,31 @@ pub(crate) async fn seed(store: &dyn Store) -> anyhow::Result<ApiKeyToken> {
         .filter(|k| k.revoked_at.is_none() && k.name.as_deref() == Some(DEMO_KEY_NAME))
         .collect();
     demo_keys.sort_by_key(|k| std::cmp::Reverse(k.id));
-    for old in demo_keys.iter().skip(KEPT_DEMO_KEYS - 1) {
+    for old in demo_keys.iter().skip(KEPT_DEMO_KEYS - 2) {
         store.revoke_api_key(old.id).await?;
     }
-    let scopes = [
-        Scope::CampaignsRead,
-        Scope::CampaignsManage,
-        Scope::UsersRead,
-    ]
-    .into_iter()
-    .collect();
-    match campaignd_store::issue_api_key(store, center.id, Some(DEMO_KEY_NAME.into()), scopes).await
-    {
+    let full = issue(
+        store,
+        center.id,
+        &[
+            Scope::CampaignsRead,
+            Scope::CampaignsManage,
+            Scope::UsersRead,
+        ],
+    )
+    .await?;
+    let read_only = issue(store, center.id, &[Scope::CampaignsRead]).await?;
+    Ok(DemoKeys { full, read_only })
+}
+
+/// A new demo key with `scopes`.
+async fn issue(
+    store: &dyn Store,
+    center: ContactCenterId,
+    scopes: &[Scope],
+) -> anyhow::Result<ApiKeyToken> {
+    let scopes = scopes.iter().copied().collect();
+    match campaignd_store::issue_api_key(store, center, Some(DEMO_KEY_NAME.into()), scopes).await {
         Ok((token, _)) => Ok(token),
         Err(campaignd_store::StoreError::KeyLimit) => anyhow::bail!(
             "the demo contact center has 50 active keys; revoke some (`campaignd key list --center demo`)"

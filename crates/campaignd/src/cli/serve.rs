@@ -26,11 +26,13 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     campaignd_server::logging::flush();
     // On stdout for scripts that listen on port 0 and need the address.
     println!("campaignd is listening on http://{addr}");
-    if let Some(key) = demo_key {
-        println!("demo API key: {}", key.expose());
+    if let Some(keys) = demo_key {
+        println!("demo API key: {}", keys.full.expose());
+        println!("demo read-only key: {}", keys.read_only.expose());
+        println!("Campaigns page: http://{addr}/ (sign in with a key above)");
         println!(
             "try: curl -s http://{addr}/api/v4/campaigns/3 -H \"Authorization: Bearer {}\" -H \"Content-Type: application/json\"",
-            key.expose()
+            keys.full.expose()
         );
     }
     campaignd_server::serve(

@@ -396,11 +396,37 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         .strip_prefix("demo API key: ")
         .expect(&key_line)
         .to_owned();
+    let read_line = lines.next().unwrap().unwrap();
+    let read_only = read_line
+        .strip_prefix("demo read-only key: ")
+        .expect(&read_line)
+        .to_owned();
+    let page = lines.next().unwrap().unwrap();
+    assert_eq!(
+        page,
+        format!("Campaigns page: http://{addr}/ (sign in with a key above)")
+    );
     let curl = lines.next().unwrap().unwrap();
     assert!(
         curl.contains("/api/v4/campaigns/3") && curl.contains(&key),
         "{curl}"
     );
+    // The read-only key reads and may not write.
+    let send = |request: String| {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    let read = send(format!(
+        "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {read_only}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    let write = send(format!(
+        "POST /api/v4/campaigns/3/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {read_only}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(write.starts_with("HTTP/1.1 403"), "{write}");
 
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(stream, "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
@@ -479,10 +505,10 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         .run(&["key", "list", "--center", "demo", "--json"])
         .json();
     let keys = list.as_array().unwrap();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 4);
     assert!(
         keys.iter().all(|k| k["revoked_at"].is_null()),
-        "both demo keys are active: {list}"
+        "both starts' demo keys are active: {list}"
     );
     let centers = db.run(&["center", "list", "--json"]).json();
     assert_eq!(centers[0]["campaigns"], 26);
@@ -507,9 +533,9 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         .run(&["key", "list", "--center", "demo", "--json"])
         .json();
     let keys = list.as_array().unwrap();
-    assert_eq!(keys.len(), 12);
+    assert_eq!(keys.len(), 24);
     let active: Vec<bool> = keys.iter().map(|k| k["revoked_at"].is_null()).collect();
-    let newest_ten: Vec<bool> = (0..12).map(|i| i >= 2).collect();
+    let newest_ten: Vec<bool> = (0..24).map(|i| i >= 14).collect();
     assert_eq!(active, newest_ten, "the newest ten are active: {list}");
 }
 

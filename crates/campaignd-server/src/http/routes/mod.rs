@@ -7,4 +7,5 @@ pub(crate) mod health;
 pub(crate) mod leads;
 pub(crate) mod manage;
 pub(crate) mod metrics;
+pub(crate) mod page;
 pub(crate) mod users;
