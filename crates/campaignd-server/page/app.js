@@ -31,6 +31,10 @@ let scopes = null;
 let lastList = "#/";
 // Bumped on every navigation: a view that finds it changed stops drawing.
 let viewSeq = 0;
+// A notice for the view being navigated to ("Saved."), shown once it draws.
+let flash = "";
+// Whether the notice is a retry countdown, which a later success clears.
+let counting = false;
 
 // ---------------------------------------------------------------- helpers
 
@@ -53,6 +57,7 @@ function h(tag, attrs = {}, ...children) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function say(text, kind = "") {
+  counting = false;
   notice.textContent = text;
   notice.className = "notice" + (kind ? " " + kind : "");
   notice.hidden = !text;
@@ -133,7 +138,10 @@ async function api(method, path, { body, ifMatch, raw } = {}) {
     if (text) {
       try { parsed = JSON.parse(text); } catch { parsed = null; }
     }
-    if ((res.status === 429 || res.status === 503) && attempt <= 5) {
+    // A 429 changed nothing, so any call may be sent again; a 503 only says
+    // the store was unreachable, which for a write may have been after its
+    // commit, so only reads are.
+    if ((res.status === 429 || (res.status === 503 && method === "GET")) && attempt <= 5) {
       const wait = Math.max(1, parseInt(res.headers.get("Retry-After") || "1", 10) || 1);
       await countdown(res.status, wait);
       continue;
@@ -143,7 +151,7 @@ async function api(method, path, { body, ifMatch, raw } = {}) {
       throw new ApiError(401, parsed);
     }
     if (res.status >= 400) throw new ApiError(res.status, parsed);
-    say("");
+    if (counting) say("");
     return { status: res.status, body: parsed, etag: res.headers.get("ETag") };
   }
 }
@@ -153,9 +161,11 @@ async function countdown(status, seconds) {
     say(status === 429
       ? `Slow down: too many requests. Retrying in ${left} s.`
       : `The service is unavailable. Retrying in ${left} s.`, "error");
+    counting = true;
     await sleep(1000);
   }
   say("Retrying…");
+  counting = true;
 }
 
 /** A failure as a sentence for the page. */
@@ -178,21 +188,38 @@ function explain(e) {
 
 // ---------------------------------------------------------------- sign in
 
-/** Finds what `key` may do by asking the API, with no side effects. */
+/**
+ * Finds what `key` may do by asking the API, with no side effects: null
+ * for a key that is not accepted. The calls go one at a time, and a 429 or
+ * 503 is waited out: only a definite answer decides a scope.
+ */
 async function probeScopes(key) {
-  const ask = (method, path, body) => fetch("/api/v4" + path, {
-    method, cache: "no-store",
-    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-    body,
-  }).then((r) => r.status);
-  const [read, users, manage] = await Promise.all([
-    ask("GET", "/campaigns?limit=1"),
-    ask("GET", "/users?limit=1"),
-    // Scope is checked before the body: with campaigns.manage this empty
-    // body is a 400, without it a 403, and nothing is created either way.
-    ask("POST", "/campaigns", ""),
-  ]);
-  if ([read, users, manage].includes(401)) return null;
+  const ask = async (method, path, body) => {
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch("/api/v4" + path, {
+        method, cache: "no-store",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body,
+      });
+      if ((res.status === 429 || res.status === 503) && attempt <= 5) {
+        const wait = Math.max(1, parseInt(res.headers.get("Retry-After") || "1", 10) || 1);
+        await countdown(res.status, wait);
+        continue;
+      }
+      return res.status;
+    }
+  };
+  const read = await ask("GET", "/campaigns?limit=1");
+  if (read === 401) return null;
+  const users = await ask("GET", "/users?limit=1");
+  // Scope is checked before the body: with campaigns.manage this empty
+  // body is a 400, without it a 403, and nothing is created either way.
+  const manage = await ask("POST", "/campaigns", "");
+  const answers = [read, users, manage];
+  if (answers.includes(401)) return null;
+  const unclear = answers.find((s) => ![200, 400, 403].includes(s));
+  if (unclear) throw new Error(`the service answered ${unclear}`);
+  if (counting) say("");
   return { read: read === 200, users: users === 200, manage: manage === 400 };
 }
 
@@ -244,8 +271,10 @@ function showSignIn(message) {
       input.value = "";
       scopes = found;
       signedIn();
-    } catch {
-      error.textContent = "Cannot reach campaignd. Check your connection and try again.";
+    } catch (e) {
+      error.textContent = e instanceof TypeError
+        ? "Cannot reach campaignd. Check your connection and try again."
+        : `Cannot sign in now: ${e.message}. Try again shortly.`;
       error.hidden = false;
     } finally {
       button.disabled = false;
@@ -277,7 +306,8 @@ function route() {
   if (!sessionStorage.getItem(KEY_SLOT)) return showSignIn();
   if (!scopes) return; // still probing
   viewSeq++;
-  say("");
+  say(flash);
+  flash = "";
   const { path, params } = parseHash();
   let m;
   if (path === "/" || path === "") return listView(params);
@@ -297,7 +327,8 @@ function listView(params) {
     strategy: STRATEGIES.includes(params.get("strategy")) ? params.get("strategy") : "",
     offset: Math.max(0, parseInt(params.get("offset") || "0", 10) || 0),
   };
-  const results = h("div", { id: "results", "aria-live": "polite" });
+  const results = h("div", { id: "results" });
+  const announce = h("p", { class: "visually-hidden", role: "status" });
   const nameInput = h("input", { id: "f-name", type: "search", value: state.name, autocomplete: "off" });
   const select = (id, values, current) => h("select", { id },
     h("option", { value: "" }, "Any"),
@@ -311,7 +342,7 @@ function listView(params) {
 
   const head = h("div", { class: "actions" },
     scopes.manage && h("a", { class: "button", href: "#/new" }, "New campaign"));
-  main.replaceChildren(h("h1", {}, "Campaigns"), head, filters, results);
+  main.replaceChildren(h("h1", {}, "Campaigns"), head, filters, announce, results);
 
   let fetchSeq = 0;
   const query = () => {
@@ -322,7 +353,10 @@ function listView(params) {
     if (state.offset) q.set("offset", state.offset);
     return q;
   };
-  const load = async () => {
+  const load = async (focusLabel) => {
+    // A filter typed just before leaving the list must not rewrite the URL
+    // of the view that followed.
+    if (seq !== viewSeq) return;
     const q = query();
     const shown = "#/" + (q.toString() ? "?" + q : "");
     lastList = shown;
@@ -342,6 +376,9 @@ function listView(params) {
       const { body } = await api("GET", "/campaigns?" + q);
       if (mine !== fetchSeq || seq !== viewSeq) return;
       results.replaceChildren(...listTable(body, state, load));
+      const total = body.metadata.total;
+      announce.textContent = `${total} campaign${total === 1 ? "" : "s"} found.`;
+      refocus(results, focusLabel);
     } catch (e) {
       if (mine !== fetchSeq || seq !== viewSeq || (e instanceof ApiError && e.status === 401)) return;
       results.replaceChildren(h("p", { class: "alert error", role: "alert" }, explain(e)),
@@ -388,7 +425,7 @@ function listTable(body, state, reload) {
       h("td", { "data-label": "Strategy" }, c.strategy.replace(/_/g, " ")),
       h("td", { "data-label": "Dial level", class: "num" }, String(c.dial_level)),
       h("td", { "data-label": "Updated" }, localTime(c.updated_at))))));
-  return [table, pager(total, state.offset, (offset) => { state.offset = offset; reload(); })];
+  return [table, pager(total, state.offset, (offset, label) => { state.offset = offset; reload(label); })];
 }
 
 function pager(total, offset, go) {
@@ -397,9 +434,19 @@ function pager(total, offset, go) {
   return h("nav", { class: "pager", "aria-label": "Pages" },
     h("span", { class: "count" }, `${first}–${last} of ${total}`),
     h("button", { type: "button", class: "secondary", disabled: offset === 0,
-      onclick: () => go(Math.max(0, offset - PAGE_SIZE)) }, "Previous"),
+      onclick: () => go(Math.max(0, offset - PAGE_SIZE), "Previous") }, "Previous"),
     h("button", { type: "button", class: "secondary", disabled: last >= total,
-      onclick: () => go(offset + PAGE_SIZE) }, "Next"));
+      onclick: () => go(offset + PAGE_SIZE, "Next") }, "Next"));
+}
+
+/** After a redraw, focus goes back to the pager button that was pressed
+ * (or its twin, if it is now disabled), not to the page's start. */
+function refocus(container, label) {
+  if (!label) return;
+  const buttons = [...container.querySelectorAll(".pager button")];
+  const target = buttons.find((b) => b.textContent === label && !b.disabled)
+    || buttons.find((b) => !b.disabled);
+  target?.focus();
 }
 
 // ------------------------------------------------------------------ detail
@@ -482,6 +529,7 @@ function campaignActions(c, redraw, message) {
   if (!scopes.manage) return [];
   const act = (action, label, cls) => ACTIONS[action].includes(c.status) &&
     h("button", { type: "button", class: cls, onclick: async (ev) => {
+      if (action === "stop" && !confirm(`Stop campaign ${c.id} “${c.name}”? A stopped campaign cannot be started again.`)) return;
       ev.target.disabled = true;
       try {
         const { body } = await api("POST", `/campaigns/${c.id}/${action}`);
@@ -503,7 +551,7 @@ function campaignActions(c, redraw, message) {
       if (!confirm(`Delete campaign ${c.id} “${c.name}”? This cannot be undone.`)) return;
       try {
         await api("DELETE", `/campaigns/${c.id}`);
-        say(`Deleted campaign ${c.id}.`);
+        flash = `Deleted campaign ${c.id}.`;
         location.hash = lastList;
       } catch (e) {
         if (e.status !== 401) message.replaceChildren(h("p", { class: "alert error", role: "alert" }, explain(e)));
@@ -515,14 +563,17 @@ function campaignActions(c, redraw, message) {
 // ------------------------------------------------------------------- users
 
 function usersSection(section, id, seq) {
-  const list = h("div", { "aria-live": "polite" });
+  const list = h("div");
   const assign = h("div");
   section.replaceChildren(h("h2", { id: "users-h" }, "Users"), list, assign);
-  const load = async (offset) => {
+  // The center's users, fetched once per view (up to a thousand).
+  let centerUsers = null;
+  let loads = 0;
+  const load = async (offset, focusLabel) => {
+    const mine = ++loads;
     try {
       const { body } = await api("GET", `/campaigns/${id}/users?limit=${PAGE_SIZE}&offset=${offset}`);
-      if (seq !== viewSeq) return;
-      const assigned = new Set(body.users.map((u) => u.id));
+      if (seq !== viewSeq || mine !== loads) return;
       if (body.users.length === 0) {
         list.replaceChildren(h("p", { class: "empty" }, "No users are assigned."));
       } else {
@@ -539,14 +590,26 @@ function usersSection(section, id, seq) {
                   try {
                     await api("DELETE", `/campaigns/${id}/users/${u.id}`);
                     say(`Unassigned ${u.name}.`);
-                    load(offset);
+                    // Back a page if this one is now empty.
+                    const back = body.users.length === 1 && offset > 0 ? offset - PAGE_SIZE : offset;
+                    load(back, "Unassign");
                   } catch (e) {
                     if (e.status !== 401) say(explain(e), "error");
                   }
                 } }, "Unassign")))))),
-        pager(body.metadata.total, offset, load));
+        pager(body.metadata.total, offset, (next, label) => load(next, label)));
       }
-      if (scopes.manage && scopes.users) assignForm(assign, id, assigned, () => load(offset));
+      if (focusLabel === "Unassign") {
+        (list.querySelector("tbody button") || section.querySelector("h2")).focus();
+      } else {
+        refocus(list, focusLabel);
+      }
+      if (scopes.manage && scopes.users) {
+        centerUsers ??= await everyPage("/users", "users");
+        const assigned = new Set((await everyPage(`/campaigns/${id}/users`, "users")).map((u) => u.id));
+        if (seq !== viewSeq || mine !== loads) return;
+        assignForm(assign, id, centerUsers.filter((u) => !assigned.has(u.id)), () => load(offset));
+      }
     } catch (e) {
       if (seq === viewSeq && e.status !== 401) list.replaceChildren(h("p", { class: "alert error" }, explain(e)));
     }
@@ -554,21 +617,19 @@ function usersSection(section, id, seq) {
   load(0);
 }
 
-async function assignForm(container, id, assigned, done) {
-  // The center's users, a page at a time, up to a thousand to choose from.
-  const users = [];
-  try {
-    for (let total = 1; users.length < Math.min(total, 1000);) {
-      const { body } = await api("GET", `/users?limit=100&offset=${users.length}`);
-      users.push(...body.users);
-      total = body.metadata.total;
-      if (body.users.length === 0) break;
-    }
-  } catch (e) {
-    if (e.status !== 401) container.replaceChildren(h("p", { class: "alert error" }, explain(e)));
-    return;
+/** Every item of a paged list, a hundred at a time, up to a thousand. */
+async function everyPage(path, key) {
+  const items = [];
+  for (let total = 1; items.length < Math.min(total, 1000);) {
+    const { body } = await api("GET", `${path}?limit=100&offset=${items.length}`);
+    items.push(...body[key]);
+    total = body.metadata.total;
+    if (body[key].length === 0) break;
   }
-  const free = users.filter((u) => !assigned.has(u.id));
+  return items;
+}
+
+function assignForm(container, id, free, done) {
   if (free.length === 0) {
     container.replaceChildren();
     return;
@@ -604,13 +665,15 @@ async function assignForm(container, id, assigned, done) {
 // ------------------------------------------------------------------- leads
 
 function leadsSection(section, id, seq) {
-  const list = h("div", { "aria-live": "polite" });
+  const list = h("div");
   const importer = h("div");
   section.replaceChildren(h("h2", { id: "leads-h" }, "Leads"), list, importer);
-  const load = async (offset) => {
+  let loads = 0;
+  const load = async (offset, focusLabel) => {
+    const mine = ++loads;
     try {
       const { body } = await api("GET", `/campaigns/${id}/leads?limit=${PAGE_SIZE}&offset=${offset}`);
-      if (seq !== viewSeq) return;
+      if (seq !== viewSeq || mine !== loads) return;
       if (body.leads.length === 0) {
         list.replaceChildren(h("p", { class: "empty" }, "No leads yet."));
         return;
@@ -623,7 +686,8 @@ function leadsSection(section, id, seq) {
           h("td", { "data-label": "Name" }, l.name ?? ""),
           h("td", { "data-label": "Priority" }, String(l.priority)),
           h("td", { "data-label": "Active" }, yesNo(l.active)))))),
-      pager(body.metadata.total, offset, load));
+      pager(body.metadata.total, offset, (next, label) => load(next, label)));
+      refocus(list, focusLabel);
     } catch (e) {
       if (seq === viewSeq && e.status !== 401) list.replaceChildren(h("p", { class: "alert error" }, explain(e)));
     }
@@ -720,15 +784,15 @@ function parseLeads(text, name) {
       try { return JSON.parse(l); } catch { throw new Error(`line ${i + 1} is not JSON`); }
     });
   }
-  const rows = parseCsv(trimmed);
-  const header = rows.shift() || [];
+  const records = parseCsv(trimmed);
+  const header = records.shift()?.cells || [];
   const columns = header.map((c) => c.trim());
   const known = ["phone_number", "name", "priority", "active", "source_system", "source_url"];
   const unknown = columns.map((c, i) => (known.includes(c) || /^x-./i.test(c) ? null : i + 1)).filter(Boolean);
   if (unknown.length) throw new Error(`the header row names unknown column(s) at position ${unknown.join(", ")}`);
   if (!columns.includes("phone_number")) throw new Error("the header row has no phone_number column");
-  return rows.filter((r) => r.some((cell) => cell.trim())).map((r, line) => {
-    if (r.length !== columns.length) throw new Error(`row ${line + 2} has ${r.length} cells, the header ${columns.length}`);
+  return records.map(({ cells: r, line }) => {
+    if (r.length !== columns.length) throw new Error(`line ${line} has ${r.length} cells, the header ${columns.length}`);
     const lead = {};
     const source = {};
     const headers = {};
@@ -750,29 +814,48 @@ function parseLeads(text, name) {
   });
 }
 
-/** RFC 4180 CSV: quoted cells may hold commas, quotes ("") and newlines. */
+/**
+ * CSV as the `csv` crate reads it for `campaignd import-leads`: a cell
+ * that starts with `"` is quoted (and may hold commas, `""` and newlines);
+ * a `"` elsewhere is a character like any other; lines with nothing on
+ * them are skipped. Each record comes with the line it starts on.
+ */
 function parseCsv(text) {
-  const rows = [];
+  const records = [];
   let row = [];
   let cell = "";
   let quoted = false;
+  let fresh = true; // nothing read yet of the current cell
+  let line = 1;
+  let start = 1;
+  const endRecord = () => {
+    row.push(cell);
+    if (!(row.length === 1 && row[0] === "")) records.push({ cells: row, line: start });
+    row = [];
+    cell = "";
+    fresh = true;
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (quoted) {
       if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; }
       else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") { row.push(cell); cell = ""; }
+      else {
+        if (ch === "\n") line++;
+        cell += ch;
+      }
+    } else if (ch === '"' && fresh) { quoted = true; fresh = false; }
+    else if (ch === ",") { row.push(cell); cell = ""; fresh = true; }
     else if (ch === "\n" || ch === "\r") {
       if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(cell); rows.push(row); row = []; cell = "";
-    } else cell += ch;
+      endRecord();
+      line++;
+      start = line;
+    } else { cell += ch; fresh = false; }
   }
-  if (quoted) throw new Error("a quoted cell is never closed");
-  row.push(cell);
-  rows.push(row);
-  return rows;
+  if (quoted) throw new Error(`the quoted cell opened on line ${start} is never closed`);
+  endRecord();
+  return records;
 }
 
 // ------------------------------------------------------------ edit, create
@@ -939,7 +1022,7 @@ async function formView(id) {
       const res = creating
         ? await api("POST", "/campaigns", { body: patch })
         : await api("PATCH", `/campaigns/${id}`, { body: patch, ifMatch: etag });
-      say(creating ? `Created campaign ${res.body.campaign.id}.` : "Saved.");
+      flash = creating ? `Created campaign ${res.body.campaign.id}.` : "Saved.";
       location.hash = `#/campaigns/${res.body.campaign.id}`;
     } catch (e) {
       if (e.status === 401) return;

@@ -144,3 +144,59 @@ async fn a_committed_write_hints_the_other_nodes() {
         .await
         .expect("the write was hinted");
 }
+
+/// Bodies stored by another build (an older `body_version`) are rendered
+/// afresh from their columns, batched reads included, never served stale.
+#[tokio::test]
+async fn bodies_of_another_build_are_rendered_afresh_in_batches() {
+    use campaignd_model::{CampaignDocument, CampaignId, SystemFields};
+
+    let Some(fixture) = postgres().await else {
+        return;
+    };
+    let store = &fixture.store;
+    let center = store
+        .create_contact_center(&"acme".parse().unwrap())
+        .await
+        .unwrap();
+    let docs = (1..=20)
+        .map(|i| {
+            CampaignDocument::parse(
+                &serde_json::json!({"id": i, "name": format!("C {i}"), "dial_level": 1.5}),
+                SystemFields::Accept,
+            )
+            .unwrap()
+        })
+        .collect();
+    store.import_campaigns(center.id, docs, None).await.unwrap();
+    let url = fixture
+        .guard
+        .downcast_ref::<TempDatabase>()
+        .expect("the fixture's database")
+        .url()
+        .to_owned();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "UPDATE campaigns SET body = 'stale', body_version = 0 WHERE id % 2 = 0",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<CampaignId> = (0..200)
+        .map(|i| CampaignId::new(i % 21 + 1).unwrap())
+        .collect();
+    let reads = ids.iter().map(|id| store.get_campaign_body(center.id, *id));
+    let got = futures_util::future::join_all(reads).await;
+    for (id, body) in ids.iter().zip(got) {
+        let expected = store
+            .get_campaign(center.id, *id)
+            .await
+            .unwrap()
+            .map(|c| c.get_body());
+        assert_eq!(body.unwrap(), expected, "campaign {id}");
+    }
+}

@@ -87,15 +87,39 @@ fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
     queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A drain task's place in [`Queue::draining`]: given back under the
+/// queue's lock when the queue is found empty, or on drop if the task ends
+/// any other way (a panic, a runtime shutting down), so a lost task never
+/// holds a place for good.
+struct Place {
+    queue: Arc<Mutex<Queue>>,
+    held: bool,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.held {
+            lock(&self.queue).draining -= 1;
+        }
+    }
+}
+
 /// Answers queued reads, a batch per query, until none are left.
 async fn drain(pool: Pool, queue: Arc<Mutex<Queue>>) {
+    let mut place = Place {
+        queue: Arc::clone(&queue),
+        held: true,
+    };
     loop {
         let batch: Vec<Waiting> = {
             let mut queue = lock(&queue);
+            // Reads whose requests were given up on are not worth a query.
+            queue.waiting.retain(|w| !w.reply.is_closed());
             if queue.waiting.is_empty() {
                 // Under the same lock as a read's check of `draining`: a
                 // read queued after this sees one fewer and starts a drain.
                 queue.draining -= 1;
+                place.held = false;
                 return;
             }
             let take = queue.waiting.len().min(MAX_BATCH);
@@ -110,8 +134,17 @@ async fn drain(pool: Pool, queue: Arc<Mutex<Queue>>) {
                 }
             }
             Err(e) => {
+                let unavailable = matches!(e, StoreError::Unavailable(_));
                 for w in batch {
                     let _ = w.reply.send(Err(e.clone()));
+                }
+                if unavailable {
+                    // The database is down or out of connections: what
+                    // waits now would only wait as long again to learn it.
+                    let rest = std::mem::take(&mut lock(&queue).waiting);
+                    for w in rest {
+                        let _ = w.reply.send(Err(e.clone()));
+                    }
                 }
             }
         }
@@ -138,15 +171,38 @@ async fn read(
         )
         .await?;
     let mut bodies = HashMap::with_capacity(keys.len());
+    let mut stale = Vec::new();
     for row in conn.query(&stmt, &[&centers, &ids]).await? {
-        let center = ContactCenterId::new(col(&row, 0)?).ok_or_else(|| corrupt("center id"))?;
-        let id = CampaignId::new(col(&row, 1)?).ok_or_else(|| corrupt("campaign id"))?;
+        let key = row_key(&row)?;
         if col::<i64>(&row, 3)? == Campaign::BODY_VERSION {
-            bodies.insert((center, id), col::<&str>(&row, 2)?.as_bytes().to_vec());
-        } else if let Some(body) = campaigns::get_body(&conn, center, id).await? {
-            // Stored by another build: rendered afresh, as a lone read is.
-            bodies.insert((center, id), body);
+            bodies.insert(key, col::<&str>(&row, 2)?.as_bytes().to_vec());
+        } else {
+            stale.push(key);
+        }
+    }
+    if !stale.is_empty() {
+        // Stored by another build: rendered afresh from their columns, all
+        // in one more query.
+        let (centers, ids): (Vec<i64>, Vec<i64>) =
+            stale.iter().map(|(c, i)| (c.get(), i.get())).unzip();
+        let stmt = conn
+            .prepare_cached(&format!(
+                "SELECT c.contact_center_id, {} FROM unnest($1::int8[], $2::int8[]) AS k(kc, ki)
+                 JOIN campaigns c ON c.contact_center_id = k.kc AND c.id = k.ki",
+                campaigns::COLUMNS
+            ))
+            .await?;
+        for row in conn.query(&stmt, &[&centers, &ids]).await? {
+            let center = ContactCenterId::new(col(&row, 0)?).ok_or_else(|| corrupt("center id"))?;
+            let campaign = campaigns::from_row_at(&row, 1)?;
+            bodies.insert((center, campaign.id), campaign.get_body());
         }
     }
     Ok(bodies)
+}
+
+fn row_key(row: &tokio_postgres::Row) -> Result<(ContactCenterId, CampaignId)> {
+    let center = ContactCenterId::new(col(row, 0)?).ok_or_else(|| corrupt("center id"))?;
+    let id = CampaignId::new(col(row, 1)?).ok_or_else(|| corrupt("campaign id"))?;
+    Ok((center, id))
 }

@@ -48,33 +48,39 @@ fn bounded<T>(value: i64, new: fn(i64) -> Option<T>) -> Result<T> {
 
 /// A campaign from the first [`COLUMN_COUNT`] columns of `row`.
 pub(super) fn from_row(row: &Row) -> Result<Campaign> {
-    let follow_up: Option<&str> = col(row, 14)?;
-    let method: Option<&str> = col(row, 16)?;
+    from_row_at(row, 0)
+}
+
+/// A campaign from the [`COLUMN_COUNT`] columns of `row` from `first` on.
+pub(super) fn from_row_at(row: &Row, first: usize) -> Result<Campaign> {
+    let follow_up: Option<&str> = col(row, first + 14)?;
+    let method: Option<&str> = col(row, first + 16)?;
     Ok(Campaign {
-        id: bounded(col(row, 0)?, CampaignId::new)?,
-        status: parsed(col(row, 2)?, "status")?,
+        id: bounded(col(row, first)?, CampaignId::new)?,
+        status: parsed(col(row, first + 2)?, "status")?,
         settings: CampaignSettings {
-            name: parsed(col(row, 1)?, "name")?,
-            strategy: parsed(col(row, 3)?, "strategy")?,
-            dial_level: DialLevel::new(col(row, 4)?).ok_or_else(|| corrupt("dial level"))?,
-            dial_level_override: json(col(row, 5)?, "dial_level_override")?,
-            max_dial_time: bounded(col(row, 6)?, MaxDialTime::new)?,
-            max_wait_time: bounded(col(row, 7)?, MaxWaitTime::new)?,
-            max_dial_attempts: bounded(col(row, 8)?, MaxDialAttempts::new)?,
-            amd_enabled: col(row, 9)?,
-            amd_voicemail_message: json(col(row, 10)?, "amd_voicemail_message")?,
-            caller_id_sets: json(col(row, 11)?, "caller_id_sets")?
+            name: parsed(col(row, first + 1)?, "name")?,
+            strategy: parsed(col(row, first + 3)?, "strategy")?,
+            dial_level: DialLevel::new(col(row, first + 4)?)
+                .ok_or_else(|| corrupt("dial level"))?,
+            dial_level_override: json(col(row, first + 5)?, "dial_level_override")?,
+            max_dial_time: bounded(col(row, first + 6)?, MaxDialTime::new)?,
+            max_wait_time: bounded(col(row, first + 7)?, MaxWaitTime::new)?,
+            max_dial_attempts: bounded(col(row, first + 8)?, MaxDialAttempts::new)?,
+            amd_enabled: col(row, first + 9)?,
+            amd_voicemail_message: json(col(row, first + 10)?, "amd_voicemail_message")?,
+            caller_id_sets: json(col(row, first + 11)?, "caller_id_sets")?
                 .ok_or_else(|| corrupt("caller_id_sets"))?,
-            use_local_caller_id: col(row, 12)?,
-            asr_optimization_enabled: col(row, 13)?,
+            use_local_caller_id: col(row, first + 12)?,
+            asr_optimization_enabled: col(row, first + 13)?,
             follow_up_mode: follow_up
                 .map(|s| parsed::<FollowUpMode>(s, "follow_up_mode"))
                 .transpose()?,
-            live: col(row, 15)?,
+            live: col(row, first + 15)?,
             method: method.map(|s| parsed::<Method>(s, "method")).transpose()?,
         },
-        created_at: timestamp(col(row, 17)?)?,
-        updated_at: timestamp(col(row, 18)?)?,
+        created_at: timestamp(col(row, first + 17)?)?,
+        updated_at: timestamp(col(row, first + 18)?)?,
     })
 }
 

@@ -411,6 +411,17 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         curl.contains("/api/v4/campaigns/3") && curl.contains(&key),
         "{curl}"
     );
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(stream, "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.ends_with(&campaignd_testkit::minify(campaignd_testkit::EXAMPLE)),
+        "{reply}"
+    );
     // The read-only key reads and may not write.
     let send = |request: String| {
         let mut stream = std::net::TcpStream::connect(&addr).unwrap();
@@ -427,17 +438,6 @@ fn serve_demo_prints_a_working_key_and_sigterm_exits_zero() {
         "POST /api/v4/campaigns/3/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {read_only}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     ));
     assert!(write.starts_with("HTTP/1.1 403"), "{write}");
-
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    write!(stream, "GET /api/v4/campaigns/3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(
-        reply.ends_with(&campaignd_testkit::minify(campaignd_testkit::EXAMPLE)),
-        "{reply}"
-    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
