@@ -15,6 +15,7 @@ mod state;
 mod timer;
 
 pub use http::ROUTES;
+pub use runtime::emulator::{DEFAULT_JOURNAL_SIZE, EmulatorConfig};
 pub use runtime::ratelimit::Quota;
 pub use server::{Handler, Limits, MAX_HEAD_BYTES, serve, serve_http, shutdown_signal};
 pub use state::AppConfig;

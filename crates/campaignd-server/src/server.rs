@@ -7,7 +7,6 @@
 //! the request head (431 beyond it), and a cap on open connections (excess
 //! connections wait in the kernel's backlog rather than eat memory).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 use tower::ServiceExt as _;
 
-use crate::http::{Dressed, Front};
+use crate::http::{Dressed, DropConnection, Front};
 use crate::runtime::watch::{POLL_INTERVAL, Watcher};
 use crate::state::{AppConfig, AppState};
 use crate::timer::DeadlineTimer;
@@ -59,6 +58,13 @@ pub async fn serve(
     let app = AppState::new(Arc::clone(&store), config)
         .await
         .context("cannot start the application")?;
+    if let (Some(emulator), Some(config)) = (&app.emulator, &app.config.emulator) {
+        emulator
+            .load_faults(config, &*store, crate::http::API_TEMPLATES)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("cannot load the fault rules")?;
+    }
     let watcher = Watcher::start(Arc::clone(&store), Arc::clone(&app.caches))
         .await
         .context("cannot read the change log")?;
@@ -196,7 +202,14 @@ pub async fn serve_http(
         let handler = handler.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let response = handler.handle(request, peer);
-            async move { Ok::<_, Infallible>(response.await) }
+            async move {
+                let response = response.await;
+                // An emulator fault: an error ends the connection unanswered.
+                if response.extensions().get::<DropConnection>().is_some() {
+                    return Err(DroppedOnPurpose);
+                }
+                Ok(response)
+            }
         });
         let connection = http.serve_connection(TokioIo::new(Dressed::new(stream)), service);
         let mut drain = drain_rx.clone();
@@ -237,6 +250,19 @@ pub async fn serve_http(
     }
     Ok(())
 }
+
+/// Why a connection was closed without an answer: an emulator fault rule
+/// said so.
+#[derive(Debug)]
+struct DroppedOnPurpose;
+
+impl std::fmt::Display for DroppedOnPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an emulator fault")
+    }
+}
+
+impl std::error::Error for DroppedOnPurpose {}
 
 /// How often a connection's task is woken to let hyper look at its
 /// deadlines: a quarter of the header-read timeout, within 10 ms and 1 s.

@@ -12,6 +12,7 @@ use campaignd_model::{ApiKeyToken, CampaignId, CampaignView, ContactCenterId, Ke
 use campaignd_store::{CampaignFilter, KeyGrant, Page, Store, StoreError};
 
 use crate::runtime::cache::{Caches, Rendered, Slot};
+use crate::runtime::emulator::{Emulator, EmulatorConfig};
 use crate::runtime::import_claims::ImportClaims;
 use crate::runtime::key_use::KeyUse;
 use crate::runtime::metrics::{CacheName, Metrics};
@@ -37,6 +38,9 @@ pub struct AppConfig {
     /// Redis, where every node keeps the rate-limit budgets they share;
     /// `None`: each node keeps its own.
     pub redis_url: Option<String>,
+    /// Emulator mode (SPEC §12): the control API, faults and the journal;
+    /// `None`: none of it exists.
+    pub emulator: Option<EmulatorConfig>,
 }
 
 /// Everything a request may touch; cheap to clone.
@@ -65,6 +69,8 @@ pub(crate) struct App {
     pub(crate) metrics: Metrics,
     /// Lead imports running on this node.
     pub(crate) lead_imports: Arc<ImportClaims>,
+    /// Emulator mode's state, when it is on.
+    pub(crate) emulator: Option<Emulator>,
     /// The served OpenAPI document, built on first request (it depends
     /// only on the build and the configuration).
     pub(crate) openapi: std::sync::OnceLock<bytes::Bytes>,
@@ -120,7 +126,9 @@ impl AppState {
                 Box::new(LocalLimiter::new(config.write_quota)),
             ),
         };
+        let emulator = config.emulator.as_ref().map(Emulator::new);
         Ok(Self(Arc::new(App {
+            emulator,
             hasher: KeyHasher::new(&secret),
             caches: Arc::new(Caches::new(config.cache_bytes)),
             limiter,

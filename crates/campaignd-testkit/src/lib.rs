@@ -189,6 +189,7 @@ impl Default for Settings {
                 request_timeout: Duration::from_secs(10),
                 cluster_id: Some("cc-test01".into()),
                 redis_url: None,
+                emulator: None,
             },
             limits: Limits {
                 max_connections: 64,

@@ -41,6 +41,10 @@ pub(crate) enum ApiError {
     Internal,
     /// 503: storage unreachable or too slow; retry shortly.
     Unavailable,
+    /// 502: only ever an emulator fault (what a proxy in front would say).
+    BadGateway,
+    /// 504: only ever an emulator fault.
+    GatewayTimeout,
 }
 
 /// A JSON response from pre-rendered bytes.
@@ -81,6 +85,8 @@ impl ApiError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -98,6 +104,8 @@ impl ApiError {
             Self::TooManyRequests(_) => r#"{"error":"Too many requests"}"#,
             Self::Internal => r#"{"error":"Internal Server Error"}"#,
             Self::Unavailable => r#"{"error":"Service Unavailable"}"#,
+            Self::BadGateway => r#"{"error":"Bad Gateway"}"#,
+            Self::GatewayTimeout => r#"{"error":"Gateway Timeout"}"#,
             Self::Conflict(_) | Self::Validation(_) => {
                 unreachable!("field errors have their own body")
             }
@@ -119,6 +127,8 @@ pub(crate) fn body_for_status(status: StatusCode) -> Option<&'static str> {
         StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(Duration::ZERO),
         StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal,
         StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+        StatusCode::BAD_GATEWAY => ApiError::BadGateway,
+        StatusCode::GATEWAY_TIMEOUT => ApiError::GatewayTimeout,
         StatusCode::PRECONDITION_FAILED => ApiError::PreconditionFailed,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
             return Some(r#"{"error":"Request Header Fields Too Large"}"#);

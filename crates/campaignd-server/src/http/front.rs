@@ -27,15 +27,17 @@ use bytes::Bytes;
 use campaignd_model::ApiKeyId;
 use futures_util::FutureExt as _;
 use http_body::Body as _;
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use tower::ServiceExt as _;
 
 use crate::http::access_log::{self, Access};
 use crate::http::error::{ApiError, body_for_status, json_response};
 use crate::http::extract::MAX_BODY_BYTES;
-use crate::http::guard::KeyId;
+use crate::http::guard::{DropConnection, KeyId};
 use crate::http::request_id::{REQUEST_ID, RequestId, request_id};
 use crate::http::router::{Direct, Template, router};
+use crate::runtime::journal::Entry;
 use crate::state::AppState;
 
 /// The campaignd HTTP application, as [`crate::server::serve_http`] runs it.
@@ -100,15 +102,91 @@ impl Front {
         let started = Instant::now();
         let id = request_id(request.headers());
         let method = request.method().clone();
-        let (mut response, route) = if too_large(request.headers()) {
-            (ApiError::PayloadTooLarge.into_response(), Route::default())
-        } else {
-            AssertUnwindSafe(self.route(request, peer, &id))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| (panic_response(&*panic), Route::default()))
-        };
+        if self.0.app.emulator.is_some() && request.uri().path().starts_with("/api/v4/") {
+            return self.journaled(request, peer, id, started).await;
+        }
+        let (mut response, route) = self.answer(request, peer, &id).await;
         self.finish(&mut response, id, &method, route, started);
+        response
+    }
+
+    /// The answer, or 413 for a body announced too large, or 500 for a
+    /// handler that panicked.
+    async fn answer<B>(
+        &self,
+        request: hyper::Request<B>,
+        peer: SocketAddr,
+        id: &HeaderValue,
+    ) -> (Response, Route)
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        if too_large(request.headers()) {
+            return (ApiError::PayloadTooLarge.into_response(), Route::default());
+        }
+        AssertUnwindSafe(self.route(request, peer, id))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| (panic_response(&*panic), Route::default()))
+    }
+
+    /// [`Front::call`] in emulator mode for an API request: the body is read
+    /// first, so the journal can hold it beside the answer.
+    async fn journaled<B>(
+        self,
+        request: hyper::Request<B>,
+        peer: SocketAddr,
+        id: HeaderValue,
+        started: Instant,
+    ) -> Response
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let method = parts.method.clone();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+        let read = if too_large(&parts.headers) {
+            Err(ApiError::PayloadTooLarge)
+        } else {
+            match http_body_util::Limited::new(body, MAX_BODY_BYTES as usize)
+                .collect()
+                .await
+            {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    Err(ApiError::PayloadTooLarge)
+                }
+                Err(_) => Err(ApiError::BadRequest),
+            }
+        };
+        let (bytes, (mut response, route)) = match read {
+            Ok(bytes) => {
+                let request = hyper::Request::from_parts(parts, Full::new(bytes.clone()));
+                (bytes, self.answer(request, peer, &id).await)
+            }
+            Err(e) => (Bytes::new(), (e.into_response(), Route::default())),
+        };
+        let request_id = String::from_utf8_lossy(id.as_bytes()).into_owned();
+        self.finish(&mut response, id, &method, route, started);
+        if let Some(emulator) = &self.0.app.emulator {
+            emulator.journal.record(Entry {
+                at: campaignd_model::Timestamp::now(),
+                request_id,
+                method: method.as_str().to_owned(),
+                path,
+                route: route.template,
+                key_id: route.key,
+                // A dropped connection was never answered.
+                status: (response.extensions().get::<DropConnection>().is_none())
+                    .then(|| response.status().as_u16()),
+                body: serde_json::from_slice(&bytes).ok(),
+            });
+        }
         response
     }
 
@@ -255,6 +333,7 @@ mod tests {
             request_timeout: Duration::from_secs(5),
             cluster_id: None,
             redis_url: None,
+            emulator: None,
         };
         AppState::new(Arc::clone(store), config).await.unwrap()
     }

@@ -19,6 +19,8 @@ use campaignd_store::WriteContext;
 
 use crate::http::error::ApiError;
 use crate::http::request_id::RequestId;
+use crate::http::router::template_of;
+use crate::runtime::faults::{Action, Request as FaultedRequest};
 use crate::runtime::metrics::Limited;
 use crate::runtime::ratelimit::{Decision, Subject};
 use crate::state::AppState;
@@ -104,13 +106,18 @@ impl From<ApiError> for Answer {
 }
 
 impl<S: RequiredScope> Caller<S> {
-    /// Authenticates the request with `headers` from `peer`, checks scope
-    /// `S`, and spends one request of the key's budget.
+    /// Authenticates the request with `parts` from `peer`, applies the
+    /// emulator's fault rules, checks scope `S`, and spends one request of
+    /// the key's budget. `route` is the request's template when the caller
+    /// knows it (the direct table); otherwise it is read from the router's
+    /// match, and only when a fault rule may need it.
     pub(crate) async fn authorize(
         app: &AppState,
-        headers: &HeaderMap,
+        parts: &Parts,
         peer: IpAddr,
+        route: Option<&'static str>,
     ) -> Result<Self, Answer> {
+        let headers = &parts.headers;
         // Whether the caches may be trusted, decided once for the request.
         let fresh = app.caches.freshness.is_fresh();
         let grant = match bearer_token(headers) {
@@ -133,6 +140,31 @@ impl<S: RequiredScope> Caller<S> {
         };
         let subject = Subject::Key(grant.key_id);
         let key = Some(grant.key_id);
+        if let Some(emulator) = &app.emulator
+            && !emulator.faults.is_empty()
+        {
+            let request = FaultedRequest {
+                method: parts.method.as_str(),
+                route: route.or_else(|| template_of(&parts.extensions)),
+                key_id: grant.key_id,
+                center: grant.contact_center_id,
+            };
+            match emulator.faults.fire(&request) {
+                None => {}
+                Some(Action::Delay(wait)) => tokio::time::sleep(wait).await,
+                Some(action) => {
+                    let limit = if S::WRITES {
+                        &app.write_limit_header
+                    } else {
+                        &app.limit_header
+                    };
+                    return Err(Answer {
+                        response: fault_response(action, limit.clone()),
+                        key,
+                    });
+                }
+            }
+        }
         let (limiter, limit) = if S::WRITES {
             (&app.write_limiter, &app.write_limit_header)
         } else {
@@ -187,15 +219,51 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Caller<S> {
     type Rejection = Answer;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Answer> {
-        Self::authorize(app, &parts.headers, client_ip(&parts.extensions)).await
+        Self::authorize(app, parts, client_ip(&parts.extensions), None).await
     }
 }
+
+/// The answer of a fault rule that fired: a status in the envelope with the
+/// headers a real one carries, or a mark telling the connection to close
+/// without an answer.
+fn fault_response(action: Action, limit: HeaderValue) -> Response {
+    match action {
+        Action::Status(429) => {
+            let wait = std::time::Duration::from_secs(1);
+            let mut response = ApiError::TooManyRequests(wait).into_response();
+            let decision = Decision {
+                allowed: false,
+                limit: 0,
+                remaining: 0,
+                reset: wait,
+                retry_after: wait,
+            };
+            rate_headers(&mut response, &decision, limit);
+            response
+        }
+        Action::Status(502) => ApiError::BadGateway.into_response(),
+        Action::Status(503) => ApiError::Unavailable.into_response(),
+        Action::Status(504) => ApiError::GatewayTimeout.into_response(),
+        Action::Status(_) => ApiError::Internal.into_response(),
+        Action::Drop => {
+            let mut response = ApiError::Internal.into_response();
+            response.extensions_mut().insert(DropConnection);
+            response
+        }
+        Action::Delay(_) => unreachable!("a delay answers as usual"),
+    }
+}
+
+/// Marks a response that must not be sent: the connection is closed
+/// instead (an emulator fault).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
 
 /// The credentials of `Authorization: Bearer <key>` (scheme word in any
 /// case, spaces around either part), not yet checked to be a well-formed
 /// key. Works on bytes: it runs on every request, and `str`'s Unicode-aware
 /// trimming and splitting cost several times as much.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
     let value = value.trim_ascii();
     let (scheme, token) = value.split_at_checked(6)?;

@@ -19,5 +19,7 @@ mod schemas;
 mod wire;
 
 pub(crate) use front::Front;
+pub(crate) use guard::DropConnection;
+pub(crate) use router::API_TEMPLATES;
 pub use router::ROUTES;
 pub(crate) use wire::Dressed;

@@ -28,7 +28,7 @@ use crate::http::routes::campaigns::{self, GET_CAMPAIGN, LIST_CAMPAIGNS};
 use crate::http::routes::leads::{self, CAMPAIGN_LEADS};
 use crate::http::routes::manage::{self, PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
 use crate::http::routes::users::{self, CAMPAIGN_USER, CAMPAIGN_USERS, LIST_USERS};
-use crate::http::routes::{health, metrics, page};
+use crate::http::routes::{control, health, metrics, page};
 use crate::state::AppState;
 
 /// Every route served, as `(method, template)`; the OpenAPI document must
@@ -59,8 +59,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 #[cfg(test)]
 const PAGE_ROUTES: &[&str] = &[page::PAGE, page::SCRIPT, page::STYLE];
 
-/// The route templates, each once: what logs and metrics name a request by.
-pub(crate) const TEMPLATES: &[&str] = &[
+/// Emulator mode's control API (SPEC §12), served only with the flag.
+#[cfg(test)]
+const CONTROL_ROUTES: &[&str] = &[control::FAULTS, control::FAULT, control::REQUESTS];
+
+/// The API's route templates: what a fault rule may name.
+pub(crate) const API_TEMPLATES: &[&str] = &[
     LIST_CAMPAIGNS,
     GET_CAMPAIGN,
     START_CAMPAIGN,
@@ -70,6 +74,12 @@ pub(crate) const TEMPLATES: &[&str] = &[
     CAMPAIGN_USERS,
     CAMPAIGN_USER,
     CAMPAIGN_LEADS,
+];
+
+/// The other route templates: operations, the page and the control API.
+/// With [`API_TEMPLATES`], each template once: what logs and metrics name
+/// a request by.
+const OTHER_TEMPLATES: &[&str] = &[
     "/api/v4/openapi.json",
     "/healthz",
     "/metrics",
@@ -77,12 +87,20 @@ pub(crate) const TEMPLATES: &[&str] = &[
     page::PAGE,
     page::SCRIPT,
     page::STYLE,
+    control::FAULTS,
+    control::FAULT,
+    control::REQUESTS,
 ];
+
+/// Every route template.
+fn templates() -> impl Iterator<Item = &'static str> {
+    API_TEMPLATES.iter().chain(OTHER_TEMPLATES).copied()
+}
 
 /// The router: every route, the 404 envelope for anything else (without
 /// looking at the key), 405 with `Allow` for a known route's other methods.
 pub(crate) fn router(app: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .route(
             LIST_CAMPAIGNS,
             get(campaigns::list_campaigns).post(manage::create_campaign),
@@ -114,7 +132,24 @@ pub(crate) fn router(app: AppState) -> Router {
         // of it like any other.
         .route(page::PAGE, get(page::page))
         .route(page::SCRIPT, get(page::script))
-        .route(page::STYLE, get(page::style))
+        .route(page::STYLE, get(page::style));
+    // Emulator mode's control API: without the flag, these paths are as
+    // unknown as any other.
+    if app.emulator.is_some() {
+        routes = routes
+            .route(
+                control::FAULTS,
+                get(control::list_faults)
+                    .post(control::add_fault)
+                    .delete(control::clear_faults),
+            )
+            .route(control::FAULT, delete(control::remove_fault))
+            .route(
+                control::REQUESTS,
+                get(control::list_requests).delete(control::clear_requests),
+            );
+    }
+    routes
         .route_layer(axum::middleware::from_fn(stamp_template))
         .fallback(not_found)
         .with_state(app)
@@ -128,12 +163,16 @@ async fn not_found() -> Response {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Template(pub(crate) &'static str);
 
+/// The template a routed request matched, from axum's `MatchedPath`.
+pub(crate) fn template_of(extensions: &axum::http::Extensions) -> Option<&'static str> {
+    extensions
+        .get::<MatchedPath>()
+        .and_then(|m| templates().find(|t| *t == m.as_str()))
+}
+
 /// Marks a routed response with its template, from axum's `MatchedPath`.
 async fn stamp_template(request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|m| TEMPLATES.iter().find(|t| **t == m.as_str()).copied());
+    let template = template_of(request.extensions());
     let mut response = next.run(request).await;
     if let Some(template) = template {
         response.extensions_mut().insert(Template(template));
@@ -157,6 +196,14 @@ const DIRECT: [(Method, &str, Direct); 2] = [
 ];
 
 impl Direct {
+    /// The route's template.
+    fn template(self) -> &'static str {
+        match self {
+            Self::GetCampaign => GET_CAMPAIGN,
+            Self::ListCampaigns => LIST_CAMPAIGNS,
+        }
+    }
+
     /// The direct route for `method` and `path`, with its template and the
     /// path's segments, matched exactly as the router matches them.
     pub(crate) fn find<'p>(
@@ -179,7 +226,7 @@ impl Direct {
         segments: &PathSegments<'_>,
         peer: IpAddr,
     ) -> Answer {
-        let caller = match Caller::authorize(app, &parts.headers, peer).await {
+        let caller = match Caller::authorize(app, parts, peer, Some(self.template())).await {
             Ok(caller) => caller,
             Err(answer) => return answer,
         };
@@ -232,13 +279,23 @@ mod tests {
     fn every_template_is_served_and_named_once() {
         let mut served: Vec<&str> = ROUTES.iter().map(|(_, t)| *t).collect();
         served.extend(PAGE_ROUTES);
+        served.extend(CONTROL_ROUTES);
         served.sort_unstable();
         served.dedup();
-        let mut templates = TEMPLATES.to_vec();
+        let mut templates: Vec<&str> = templates().collect();
         templates.sort_unstable();
         assert_eq!(served, templates);
         for (_, template, _) in DIRECT {
-            assert!(TEMPLATES.contains(&template), "{template}");
+            assert!(templates.contains(&template), "{template}");
         }
+        // A fault rule may name every route of the API, and only those.
+        let mut api: Vec<&str> = served
+            .into_iter()
+            .filter(|t| t.starts_with("/api/v4/") && *t != "/api/v4/openapi.json")
+            .collect();
+        api.sort_unstable();
+        let mut rules = API_TEMPLATES.to_vec();
+        rules.sort_unstable();
+        assert_eq!(api, rules);
     }
 }

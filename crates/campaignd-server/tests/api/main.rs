@@ -1,6 +1,7 @@
 //! campaignd's HTTP API over real sockets: each test with its own database
 //! and a server on port 0 (`campaignd-testkit`).
 
+mod emulator;
 mod hardening;
 mod leads;
 mod manage;

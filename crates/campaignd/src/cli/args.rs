@@ -548,6 +548,14 @@ pub(crate) struct ServeArgs {
     log_format: Option<String>,
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
+    #[arg(long)]
+    emulator: bool,
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    faults: Option<String>,
+    #[arg(long, value_name = "N")]
+    journal_size: Option<String>,
 }
 
 impl ServeArgs {
@@ -571,10 +579,14 @@ impl ServeArgs {
             ("--worker-threads", &self.worker_threads),
             ("--log-format", &self.log_format),
             ("--redis-url", &self.redis_url),
+            ("--admin-token", &self.admin_token),
+            ("--faults", &self.faults),
+            ("--journal-size", &self.journal_size),
         ]
         .into_iter()
         .filter_map(|(flag, value)| Some((flag, value.clone()?)))
         .chain(self.demo.then(|| ("--demo", "true".to_owned())))
+        .chain(self.emulator.then(|| ("--emulator", "true".to_owned())))
         .collect()
     }
 }
@@ -672,6 +684,9 @@ mod tests {
         assert!(ok.is_ok());
     }
 
+    /// The flags that take no value.
+    const SWITCHES: [&str; 2] = ["--demo", "--emulator"];
+
     /// `campaignd SUBCOMMAND` with every config flag of the key table given.
     fn every_flag(subcommand: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = ["campaignd"]
@@ -681,7 +696,7 @@ mod tests {
             .collect();
         for flag in KEYS.iter().filter_map(|k| k.flag) {
             args.push(flag.to_owned());
-            if flag != "--demo" {
+            if !SWITCHES.contains(&flag) {
                 args.push(format!("value of {flag}"));
             }
         }
@@ -698,7 +713,7 @@ mod tests {
                 .iter()
                 .filter_map(|k| k.flag)
                 .map(|flag| {
-                    let value = if flag == "--demo" {
+                    let value = if SWITCHES.contains(&flag) {
                         "true".to_owned()
                     } else {
                         format!("value of {flag}")

@@ -22,6 +22,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let emulator = emulator_config(&config)?;
     tracing::info!(%addr, "listening");
     campaignd_server::logging::flush();
     // On stdout for scripts that listen on port 0 and need the address.
@@ -35,15 +36,57 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             keys.full.expose()
         );
     }
-    campaignd_server::serve(
-        store,
-        config.app_config(),
-        config.limits(),
-        listener,
-        shutdown,
-    )
-    .await?;
+    if let Some((emulator, generated)) = &emulator {
+        println!("emulator control API: http://{addr}/_campaignd/");
+        if *generated {
+            println!("emulator admin token: {}", emulator.admin_token);
+        }
+    }
+    let mut app_config = config.app_config();
+    app_config.emulator = emulator.map(|(emulator, _)| emulator);
+    campaignd_server::serve(store, app_config, config.limits(), listener, shutdown).await?;
     tracing::info!("stopped");
     campaignd_server::logging::flush();
     Ok(())
+}
+
+/// Emulator mode's settings, if it is on, and whether its token was made
+/// here (and so must be printed).
+fn emulator_config(
+    config: &Config,
+) -> anyhow::Result<Option<(campaignd_server::EmulatorConfig, bool)>> {
+    let settings = &config.emulator;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let faults = match &settings.faults {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the fault rules in {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            match value {
+                serde_json::Value::Array(rules) => rules,
+                _ => anyhow::bail!("{} must hold a JSON array of fault rules", path.display()),
+            }
+        }
+        None => Vec::new(),
+    };
+    let (admin_token, generated) = match &settings.admin_token {
+        Some(token) => (token.clone(), false),
+        None => (
+            campaignd_model::ApiKeyToken::generate()
+                .expose()
+                .replacen("cmpd_", "cmpd-admin_", 1),
+            true,
+        ),
+    };
+    Ok(Some((
+        campaignd_server::EmulatorConfig {
+            admin_token,
+            journal_size: settings.journal_size,
+            faults,
+        },
+        generated,
+    )))
 }

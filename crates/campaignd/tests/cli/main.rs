@@ -2,7 +2,7 @@
 //! database of their own, the configuration layers, writes that reach a
 //! running server from another process, and the remote commands against a
 //! server on port 0, and three nodes sharing PostgreSQL and Redis while
-//! each is stopped and started.
+//! each is stopped and started, and emulator mode as CI jobs start it.
 
 mod admin;
 mod cluster;
@@ -10,5 +10,6 @@ mod config;
 mod copy;
 mod cross_process;
 mod durability;
+mod emulator;
 mod remote;
 mod support;

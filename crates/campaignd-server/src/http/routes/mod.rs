@@ -3,6 +3,7 @@
 //! state or store call, the answer.
 
 pub(crate) mod campaigns;
+pub(crate) mod control;
 pub(crate) mod health;
 pub(crate) mod leads;
 pub(crate) mod manage;

@@ -68,6 +68,11 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
         "The store; every command reads it, not only serve.",
     ),
     ("redis", "Shared state for several nodes."),
+    (
+        "emulator",
+        "Emulator mode, for testing integrations: a control API under \
+         /_campaignd/ with fault rules and a journal of recent requests.",
+    ),
 ];
 
 /// Every key, in the order they are printed.
@@ -338,7 +343,82 @@ pub(crate) const KEYS: &[Key] = &[
         },
         get: |c| c.redis.url.as_deref().map(text),
     },
+    Key {
+        path: "emulator.enabled",
+        env: "CAMPAIGND_EMULATOR",
+        flag: Some("--emulator"),
+        doc: "Serve the emulator's control API under /_campaignd/ (fault \
+              rules, the request journal), opened by the admin token. Off, \
+              those paths are unknown routes.",
+        example: None,
+        secret: false,
+        set: |c, s| {
+            c.emulator.enabled = boolean(s)?;
+            Ok(())
+        },
+        get: |c| Some(toml::Value::Boolean(c.emulator.enabled)),
+    },
+    Key {
+        path: "emulator.admin_token",
+        env: "CAMPAIGND_ADMIN_TOKEN",
+        flag: Some("--admin-token"),
+        doc: "The control API's bearer token (at least 16 characters). Unset, \
+              a random one is made and printed at start.",
+        example: Some("\"a-long-random-token\""),
+        secret: true,
+        set: |c, s| {
+            if s.trim().len() < 16 || s.trim() != s {
+                return Err("must be at least 16 characters, without spaces around it".into());
+            }
+            c.emulator.admin_token = Some(s.to_owned());
+            Ok(())
+        },
+        get: |c| c.emulator.admin_token.as_deref().map(text),
+    },
+    Key {
+        path: "emulator.faults",
+        env: "CAMPAIGND_FAULTS",
+        flag: Some("--faults"),
+        doc: "A file holding a JSON array of fault rules, in force from the \
+              start (the form POST /_campaignd/faults takes).",
+        example: Some("\"faults.json\""),
+        secret: false,
+        set: |c, s| {
+            if s.is_empty() {
+                return Err("must be a file path".into());
+            }
+            c.emulator.faults = Some(s.into());
+            Ok(())
+        },
+        get: |c| {
+            c.emulator
+                .faults
+                .as_ref()
+                .map(|p| text(p.display().to_string()))
+        },
+    },
+    Key {
+        path: "emulator.journal_size",
+        env: "CAMPAIGND_JOURNAL_SIZE",
+        flag: Some("--journal-size"),
+        doc: "Requests the journal keeps, newest first to stay (0 keeps none).",
+        example: None,
+        secret: false,
+        set: |c, s| {
+            c.emulator.journal_size = s.parse().map_err(|_| NON_NEGATIVE)?;
+            Ok(())
+        },
+        get: |c| Some(integer(c.emulator.journal_size)),
+    },
 ];
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
 
 const POSITIVE: &str = "must be a positive integer";
 const NON_NEGATIVE: &str = "must be a non-negative integer";

@@ -44,6 +44,8 @@ pub(crate) struct Config {
     pub(crate) database: Database,
     /// `[redis]`.
     pub(crate) redis: Redis,
+    /// `[emulator]`.
+    pub(crate) emulator: Emulator,
 }
 
 /// `[server]`.
@@ -117,6 +119,30 @@ impl Database {
     }
 }
 
+/// `[emulator]`: SPEC §12's control API, faults and journal.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Emulator {
+    /// Whether emulator mode is on.
+    pub(crate) enabled: bool,
+    /// The control API's token; unset, one is made and printed at start.
+    pub(crate) admin_token: Option<String>,
+    /// A JSON array of fault rules in force from the start.
+    pub(crate) faults: Option<std::path::PathBuf>,
+    /// Requests the journal keeps.
+    pub(crate) journal_size: usize,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("enabled", &self.enabled)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("faults", &self.faults)
+            .field("journal_size", &self.journal_size)
+            .finish()
+    }
+}
+
 /// `[redis]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Redis {
@@ -162,6 +188,12 @@ impl Default for Config {
                     .expect("the default database URL parses"),
             },
             redis: Redis { url: None },
+            emulator: Emulator {
+                enabled: false,
+                admin_token: None,
+                faults: None,
+                journal_size: campaignd_server::DEFAULT_JOURNAL_SIZE,
+            },
         }
     }
 }
@@ -185,6 +217,7 @@ impl Config {
             request_timeout: self.server.request_timeout,
             cluster_id: self.server.cluster_id.clone(),
             redis_url: self.redis.url.clone(),
+            emulator: None,
         }
     }
 

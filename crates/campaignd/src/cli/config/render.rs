@@ -75,9 +75,14 @@ pub(crate) fn show(effective: &Effective) -> String {
                 continue;
             };
             if key.secret
-                && let toml::Value::String(url) = &value
+                && let toml::Value::String(text) = &value
             {
-                value = toml::Value::String(mask_url(url));
+                // A URL keeps where it points; a bare token is all secret.
+                value = toml::Value::String(if text.contains("://") {
+                    mask_url(text)
+                } else {
+                    "***".to_owned()
+                });
             }
             let _ = match &effective.sources[i] {
                 Source::Default => writeln!(out, "{} = {value}", key.name()),
