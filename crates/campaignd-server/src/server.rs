@@ -64,6 +64,12 @@ pub async fn serve(
             .await
             .map_err(anyhow::Error::msg)
             .context("cannot load the fault rules")?;
+        // What `POST /_campaignd/reset` returns to: the database as this
+        // start leaves it (the demo seed, a loaded snapshot).
+        store
+            .keep_start_state()
+            .await
+            .context("cannot keep the start state for resets")?;
     }
     let watcher = Watcher::start(Arc::clone(&store), Arc::clone(&app.caches))
         .await

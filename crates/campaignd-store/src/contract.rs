@@ -66,6 +66,8 @@ macro_rules! contract_tests {
             a_campaign_starts_only_with_users_and_active_leads,
             leads_go_with_their_campaign,
             concurrent_imports_create_each_number_once,
+            a_reset_puts_every_table_back_as_kept,
+            a_snapshot_loads_back_what_was_saved_and_a_cut_one_is_refused,
         );
     };
     (@each $factory:path; $($name:ident),+ $(,)?) => {
@@ -2042,4 +2044,194 @@ fn with_database(url: &str, name: &str) -> String {
         out.push_str(query);
     }
     out
+}
+
+/// Every table's rows, as a copy reads them, digested.
+async fn digests(store: &dyn Store) -> Vec<(&'static str, u64, String)> {
+    let mut out = Vec::new();
+    for table in crate::transfer::Table::ALL {
+        let mut digest = crate::transfer::TableDigest::default();
+        let mut after = None;
+        loop {
+            let rows = store.read_rows(table, after.clone(), 500).await.unwrap();
+            let Some(last) = rows.last() else { break };
+            after = Some(last.clone());
+            for r in &rows {
+                digest.add(r);
+            }
+        }
+        out.push((table.name(), digest.rows, digest.hex()));
+    }
+    out
+}
+
+/// An emulator reset puts every table back as it was kept, whatever was
+/// written since (campaigns, keys, users, leads, centers, audit), tells the
+/// change log, and can be done again; ids taken after the keep are free
+/// again for campaigns (each center's counter goes back).
+pub async fn a_reset_puts_every_table_back_as_kept(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let kept = store
+        .create_campaign(ctx("c1"), acme.id, settings("Kept"))
+        .await
+        .unwrap()
+        .campaign;
+    store
+        .import_users(
+            acme.id,
+            users([json!({"name": "Ann", "email": "ann@x.example"})]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .assign_users(ctx("a"), acme.id, kept.id, vec![uid(1)])
+        .await
+        .unwrap();
+    store
+        .import_leads(
+            ctx("l"),
+            acme.id,
+            kept.id,
+            vec![lead(&json!({"phone_number": "15550000001"}))],
+        )
+        .await
+        .unwrap();
+    let (_, key) = new_key(&acme, &[Scope::CampaignsRead]);
+    let key_hash = key.hash;
+    let key_info = store.create_api_key(key).await.unwrap();
+    let before = digests(store).await;
+    store.keep_start_state().await.unwrap();
+    let cursor = store.latest_change().await.unwrap();
+
+    // Everything changes.
+    let added = store
+        .create_campaign(ctx("c2"), acme.id, settings("Added"))
+        .await
+        .unwrap()
+        .campaign;
+    store
+        .update_campaign(
+            ctx("u"),
+            acme.id,
+            kept.id,
+            CampaignPatch::parse(json!({"name": "Renamed"})).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .import_leads(
+            ctx("l2"),
+            acme.id,
+            kept.id,
+            vec![lead(&json!({"phone_number": "15550000002"}))],
+        )
+        .await
+        .unwrap();
+    store.revoke_api_key(key_info.id).await.unwrap();
+    let (_, later) = new_key(&acme, &[Scope::CampaignsRead]);
+    let later_hash = later.hash;
+    store.create_api_key(later).await.unwrap();
+    center(store, "globex").await;
+    assert_ne!(digests(store).await, before);
+
+    store.reset_to_start().await.unwrap();
+    assert_eq!(digests(store).await, before);
+    assert!(
+        store.authenticate(&key_hash).await.unwrap().is_some(),
+        "a kept key is valid again"
+    );
+    assert!(
+        store.authenticate(&later_hash).await.unwrap().is_none(),
+        "a later key is gone"
+    );
+    let batch = store.changes_since(&cursor, 100).await.unwrap();
+    assert_eq!(batch.changes.last(), Some(&Change::Reset));
+    // Writes go on from the kept state: the center's next id is the one
+    // the added campaign took.
+    let again = store
+        .create_campaign(ctx("c3"), acme.id, settings("Added"))
+        .await
+        .unwrap()
+        .campaign;
+    assert_eq!(again.id, added.id);
+    store.reset_to_start().await.unwrap();
+    assert_eq!(digests(store).await, before);
+}
+
+/// A snapshot saved and then loaded over whatever came after puts every
+/// table back as saved (ids, hashes and the secret included); a file cut
+/// short, or holding a cell of the wrong kind, is refused with its line.
+pub async fn a_snapshot_loads_back_what_was_saved_and_a_cut_one_is_refused(store: &dyn Store) {
+    let acme = center(store, "acme").await;
+    let campaign = store
+        .create_campaign(ctx("c"), acme.id, settings("Saved"))
+        .await
+        .unwrap()
+        .campaign;
+    store
+        .import_leads(
+            ctx("l"),
+            acme.id,
+            campaign.id,
+            vec![lead(&json!({"phone_number": "15550000001"}))],
+        )
+        .await
+        .unwrap();
+    let (_, key) = new_key(&acme, &[Scope::CampaignsRead]);
+    let key_hash = key.hash;
+    store.create_api_key(key).await.unwrap();
+    store.server_secret().await.unwrap();
+    let saved = digests(store).await;
+    let mut file = Vec::new();
+    let counts = crate::snapshot::save(store, &mut file, |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(counts["campaigns"], 1);
+    assert_eq!(counts["leads"], 1);
+    let text = String::from_utf8(file.clone()).unwrap();
+    assert!(text.starts_with(r#"{"campaignd_snapshot":1,"#), "{text}");
+
+    store
+        .create_campaign(ctx("c2"), acme.id, settings("Later"))
+        .await
+        .unwrap();
+    center(store, "globex").await;
+    crate::snapshot::load(store, file.as_slice(), |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(digests(store).await, saved);
+    assert!(store.authenticate(&key_hash).await.unwrap().is_some());
+    // New rows after a load take fresh ids.
+    let next = store
+        .create_campaign(ctx("c3"), acme.id, settings("Next"))
+        .await
+        .unwrap()
+        .campaign;
+    assert_eq!(next.id.get(), campaign.id.get() + 1);
+
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines[..lines.len() - 1].join("\n");
+    let error = crate::snapshot::load(store, cut.as_bytes(), |_, _, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("cut short"), "{error}");
+    let mut wrong: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let at = wrong
+        .iter()
+        .position(|l| l.contains(r#""table":"campaigns""#))
+        .unwrap();
+    wrong[at] = wrong[at].replacen(r#""row":[1,"#, r#""row":["one","#, 1);
+    let error = crate::snapshot::load(store, wrong.join("\n").as_bytes(), |_, _, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&format!("line {}", at + 1)), "{error}");
+    let error = crate::snapshot::load(store, &b"{}"[..], |_, _, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not a campaignd snapshot"), "{error}");
 }

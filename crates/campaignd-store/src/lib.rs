@@ -21,6 +21,7 @@ mod audit;
 pub mod contract;
 mod postgres;
 mod rules;
+pub mod snapshot;
 mod sqlite;
 mod store;
 pub mod transfer;
@@ -31,7 +32,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::{DEFAULT_READERS, SqliteStore};
 pub use store::{
     AuditStore, CampaignStore, CampaignWrites, CenterStore, ChangeFeed, ImportStore, KeyStore,
-    LeadStore, Store, TransferStore, Upkeep, UserStore,
+    LeadStore, ResetStore, Store, TransferStore, Upkeep, UserStore,
 };
 pub use write::{WriteContext, WriteError, Written};
 
@@ -40,8 +41,8 @@ pub use write::{WriteContext, WriteError, Written};
 pub mod prelude {
     pub use crate::store::{
         AuditStore as _, CampaignStore as _, CampaignWrites as _, CenterStore as _,
-        ChangeFeed as _, ImportStore as _, KeyStore as _, LeadStore as _, TransferStore as _,
-        Upkeep as _, UserStore as _,
+        ChangeFeed as _, ImportStore as _, KeyStore as _, LeadStore as _, ResetStore as _,
+        TransferStore as _, Upkeep as _, UserStore as _,
     };
 }
 
@@ -294,6 +295,8 @@ pub enum Change {
     Campaigns(ContactCenterId),
     /// An API key changed (revoked).
     ApiKey(ApiKeyId),
+    /// Everything changed: an emulator reset put every table back.
+    Reset,
 }
 
 /// A position in the change log: from [`ChangeFeed::latest_change`], or

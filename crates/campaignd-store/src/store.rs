@@ -409,6 +409,26 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn finish_copy(&self) -> Result<()>;
 }
 
+/// Emulator mode's reset (SPEC §12): a store remembers its contents once
+/// and is put back to them, whole and at once, on demand.
+#[async_trait]
+pub trait ResetStore: Send + Sync + 'static {
+    /// Remembers every table's present rows as the start state (replacing
+    /// any remembered before).
+    async fn keep_start_state(&self) -> Result<()>;
+
+    /// Puts every contact center, key, campaign, user, lead and audit
+    /// record back to the start state in one transaction (staged imports
+    /// go), and records a [`Change::Reset`](crate::Change::Reset) for
+    /// every node's caches. Readers see the state before or after, never
+    /// between.
+    async fn reset_to_start(&self) -> Result<()>;
+
+    /// Empties every table in one transaction (a snapshot is then written
+    /// in with [`TransferStore::write_rows`]), recording a reset.
+    async fn clear_all(&self) -> Result<()>;
+}
+
 /// Everything: what a node or the admin CLI holds.
 pub trait Store:
     Upkeep
@@ -422,6 +442,7 @@ pub trait Store:
     + AuditStore
     + ChangeFeed
     + TransferStore
+    + ResetStore
 {
 }
 
@@ -437,5 +458,6 @@ impl<T> Store for T where
         + AuditStore
         + ChangeFeed
         + TransferStore
+        + ResetStore
 {
 }

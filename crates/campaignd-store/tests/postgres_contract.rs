@@ -76,9 +76,11 @@ async fn a_lead_import_claim_is_exclusive_until_released_or_expired() {
             .await
             .unwrap()
     );
-    // A claim whose holder died runs out.
-    let short = Duration::from_millis(50);
+    // A claim whose holder died runs out: held at first (its time is long
+    // enough for a loaded machine to ask again within it), free soon after.
+    let short = Duration::from_secs(2);
     let three = CampaignId::new(3).unwrap();
+    let claimed = std::time::Instant::now();
     assert!(
         store
             .claim_lead_import(center, three, 4, short)
@@ -91,12 +93,23 @@ async fn a_lead_import_claim_is_exclusive_until_released_or_expired() {
             .await
             .unwrap()
     );
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    assert!(
-        other_node
+    loop {
+        if other_node
             .claim_lead_import(center, three, 5, long)
             .await
             .unwrap()
+        {
+            break;
+        }
+        assert!(
+            claimed.elapsed() < Duration::from_secs(15),
+            "the claim never ran out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        claimed.elapsed() >= Duration::from_millis(1900),
+        "it ran out early"
     );
 }
 

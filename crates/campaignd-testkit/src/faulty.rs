@@ -16,9 +16,9 @@ use campaignd_store::{
     ApiKeyInfo, AuditQuery, AuditRecord, AuditStore, CampaignFilter, CampaignPage, CampaignStore,
     CampaignWrites, CenterStore, ChangeBatch, ChangeCursor, ChangeFeed, ContactCenter, Footprint,
     ImportId, ImportProblem, ImportRecord, ImportStore, ImportSummary, KeyGrant, KeyStore,
-    LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, Result, Store,
-    StoreError, TransferStore, Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError,
-    Written,
+    LeadPage, LeadStore, LeadsImported, MigrationReport, NewApiKey, Page, Progress, ResetStore,
+    Result, Store, StoreError, TransferStore, Upkeep, UserPage, UserRecord, UserStore,
+    WriteContext, WriteError, Written,
 };
 
 /// What a faulted call does before (or instead of) reaching the real store.
@@ -199,6 +199,11 @@ delegate! {
     impl ChangeFeed {
         fn latest_change(&self) -> Result<ChangeCursor>;
         fn changes_since(&self, cursor: &ChangeCursor, limit: u32) -> Result<ChangeBatch>;
+    }
+    impl ResetStore {
+        fn keep_start_state(&self) -> Result<()>;
+        fn reset_to_start(&self) -> Result<()>;
+        fn clear_all(&self) -> Result<()>;
     }
     impl TransferStore {
         fn count_rows(&self, table: Table) -> Result<u64>;

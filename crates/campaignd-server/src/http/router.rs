@@ -61,7 +61,12 @@ const PAGE_ROUTES: &[&str] = &[page::PAGE, page::SCRIPT, page::STYLE];
 
 /// Emulator mode's control API (SPEC §12), served only with the flag.
 #[cfg(test)]
-const CONTROL_ROUTES: &[&str] = &[control::FAULTS, control::FAULT, control::REQUESTS];
+const CONTROL_ROUTES: &[&str] = &[
+    control::FAULTS,
+    control::FAULT,
+    control::REQUESTS,
+    control::RESET,
+];
 
 /// The API's route templates: what a fault rule may name.
 pub(crate) const API_TEMPLATES: &[&str] = &[
@@ -90,6 +95,7 @@ const OTHER_TEMPLATES: &[&str] = &[
     control::FAULTS,
     control::FAULT,
     control::REQUESTS,
+    control::RESET,
 ];
 
 /// Every route template.
@@ -147,7 +153,8 @@ pub(crate) fn router(app: AppState) -> Router {
             .route(
                 control::REQUESTS,
                 get(control::list_requests).delete(control::clear_requests),
-            );
+            )
+            .route(control::RESET, post(control::reset));
     }
     routes
         .route_layer(axum::middleware::from_fn(stamp_template))

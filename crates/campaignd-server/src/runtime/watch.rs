@@ -97,6 +97,10 @@ impl Watcher {
             Change::Campaign(center, id) => self.caches.renders.invalidate_campaign(center, id),
             Change::Campaigns(center) => self.caches.renders.invalidate_center(center),
             Change::ApiKey(_) => self.caches.keys.clear(),
+            Change::Reset => {
+                self.caches.renders.clear();
+                self.caches.keys.clear();
+            }
         }
     }
 }

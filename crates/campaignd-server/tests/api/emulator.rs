@@ -534,3 +534,90 @@ async fn rules_given_at_the_start_are_in_force() {
         .json();
     assert_eq!(listed["faults"][0]["fired"], 1);
 }
+
+/// A reset puts the start state back while clients keep calling: no 5xx,
+/// the start's keys still work, what was written since is gone, and the
+/// journal is empty.
+#[tokio::test]
+async fn a_reset_under_load_restores_the_start_without_a_5xx() {
+    let server = emulator().await;
+    let center = server.center("acme").await;
+    server.import_example(center).await;
+    let key = server.manager(center).await;
+    // What a start with this seed would have kept.
+    server.store.keep_start_state().await.unwrap();
+    let start = server.get("/api/v4/campaigns", Some(&key)).await.json();
+    assert_eq!(start["metadata"]["total"], 1);
+    let later = server.manager(center).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for worker in 0..6 {
+        let (server_url, key, stop) = (server.url(""), key.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut statuses = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let reply = if worker % 2 == 0 {
+                    http.get(format!("{server_url}/api/v4/campaigns/3"))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                } else {
+                    http.post(format!("{server_url}/api/v4/campaigns"))
+                        .bearer_auth(&key)
+                        .json(&json!({"name": format!("Load {worker}-{n}")}))
+                        .send()
+                        .await
+                };
+                statuses.push(reply.expect("answered").status().as_u16());
+            }
+            statuses
+        }));
+    }
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let reset = control(&server, "POST", "/_campaignd/reset", None).await;
+        assert_eq!(reset.status, 200, "{}", reset.text());
+        assert!(reset.json()["reset"]["took_ms"].is_u64());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    for client in clients {
+        statuses.extend(client.await.unwrap());
+    }
+    assert!(statuses.len() > 50, "{} requests", statuses.len());
+    let failed: Vec<_> = statuses.iter().filter(|s| **s >= 500).collect();
+    assert!(failed.is_empty(), "5xx during resets: {failed:?}");
+    assert!(statuses.contains(&201) && statuses.contains(&200));
+
+    // Once more with nothing running: exactly the start.
+    let reset = control(&server, "POST", "/_campaignd/reset", None).await;
+    assert_eq!(reset.status, 200);
+    assert_eq!(
+        server.get("/api/v4/campaigns", Some(&key)).await.json(),
+        start
+    );
+    assert_eq!(
+        server.get("/api/v4/campaigns", Some(&later)).await.status,
+        401,
+        "a key made after the start is gone"
+    );
+    let journal = control(&server, "GET", "/_campaignd/requests", None)
+        .await
+        .json();
+    assert_eq!(
+        journal["metadata"]["total"], 2,
+        "only the two reads since the reset"
+    );
+    // A reset wants the admin token too.
+    assert_eq!(
+        server
+            .request("POST", "/_campaignd/reset", &bearer(&key))
+            .await
+            .status,
+        401
+    );
+}

@@ -21,6 +21,7 @@ mod imports;
 mod keys;
 mod leads;
 mod migrations;
+mod reset;
 mod store;
 mod transfer;
 mod users;
@@ -223,6 +224,7 @@ pub(crate) async fn record_change(tx: &impl GenericClient, change: Change) -> Re
         Change::Campaign(center, id) => ("campaign", Some(center.get()), Some(id.get()), None),
         Change::Campaigns(center) => ("campaigns", Some(center.get()), None, None),
         Change::ApiKey(id) => ("api_key", None, None, Some(id.get())),
+        Change::Reset => ("reset", None, None, None),
     };
     let stmt = tx
         .prepare_cached(
@@ -248,6 +250,7 @@ pub(crate) fn change_from_row(row: &Row) -> Result<Change> {
             .map(|(center, id)| Change::Campaign(center, id)),
         "campaigns" => center.and_then(ContactCenterId::new).map(Change::Campaigns),
         "api_key" => key.and_then(ApiKeyId::new).map(Change::ApiKey),
+        "reset" => Some(Change::Reset),
         _ => None,
     };
     change.ok_or_else(|| corrupt("change"))

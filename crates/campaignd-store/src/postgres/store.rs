@@ -16,7 +16,7 @@ use tokio_postgres::IsolationLevel;
 
 use super::{
     CENTER_SELECT, PRUNE_BATCH, PostgresStore, audit, campaigns, center_from_row, change_from_row,
-    col, imports, keys, leads, migrations, transfer, users, writes,
+    col, imports, keys, leads, migrations, reset, transfer, users, writes,
 };
 use crate::transfer::{Row, Table};
 use crate::{
@@ -24,8 +24,8 @@ use crate::{
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor,
     ChangeFeed, ContactCenter, CursorAt, Footprint, ImportId, ImportProblem, ImportRecord,
     ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage, LeadStore, LeadsImported,
-    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, TransferStore, Upkeep,
-    UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
+    MigrationReport, NewApiKey, Page, Progress, ResetStore, Result, StoreError, TransferStore,
+    Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 /// Runs `$body` in a transaction on `$conn` (a connection), bound to
@@ -641,5 +641,26 @@ impl TransferStore for PostgresStore {
     async fn finish_copy(&self) -> Result<()> {
         let conn = self.conn().await?;
         transfer::finish(&conn).await
+    }
+}
+
+#[async_trait]
+impl ResetStore for PostgresStore {
+    async fn keep_start_state(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        transaction!(conn, |tx| reset::keep(&tx).await?);
+        Ok(())
+    }
+
+    async fn reset_to_start(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        transaction!(self => conn, |tx| reset::reset(&tx).await?);
+        Ok(())
+    }
+
+    async fn clear_all(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        transaction!(self => conn, |tx| reset::clear(&tx).await?);
+        Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod imports;
 mod keys;
 mod leads;
 mod migrations;
+mod reset;
 mod store;
 mod transfer;
 mod users;
@@ -697,6 +698,7 @@ pub(crate) fn record_change(tx: &Connection, change: Change) -> rusqlite::Result
         Change::Campaign(center, id) => ("campaign", Some(center.get()), Some(id.get()), None),
         Change::Campaigns(center) => ("campaigns", Some(center.get()), None, None),
         Change::ApiKey(id) => ("api_key", None, None, Some(id.get())),
+        Change::Reset => ("reset", None, None, None),
     };
     tx.prepare_cached(
         "INSERT INTO changes (kind, contact_center_id, campaign_id, api_key_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -718,6 +720,7 @@ fn change_from_row(
         )),
         "campaigns" => Some(Change::Campaigns(ContactCenterId::new(center?)?)),
         "api_key" => Some(Change::ApiKey(ApiKeyId::new(key?)?)),
+        "reset" => Some(Change::Reset),
         _ => None,
     }
 }

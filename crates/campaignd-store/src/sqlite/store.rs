@@ -15,7 +15,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{
     CENTER_SELECT, SqliteStore, UPKEEP_BUDGET, audit, campaigns, center_from_row, change_from_row,
-    corrupt, imports, keys, leads, migrations, run_blocking, transfer, users, writes,
+    corrupt, imports, keys, leads, map_err, migrations, reset, run_blocking, transfer, users,
+    writes,
 };
 use crate::transfer::{Row, Table};
 use crate::{
@@ -23,8 +24,8 @@ use crate::{
     CampaignPage, CampaignStore, CampaignWrites, CenterStore, ChangeBatch, ChangeCursor,
     ChangeFeed, ContactCenter, CursorAt, Footprint, ImportId, ImportProblem, ImportRecord,
     ImportStore, ImportSummary, KeyGrant, KeyStore, LeadPage, LeadStore, LeadsImported,
-    MigrationReport, NewApiKey, Page, Progress, Result, StoreError, TransferStore, Upkeep,
-    UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
+    MigrationReport, NewApiKey, Page, Progress, ResetStore, Result, StoreError, TransferStore,
+    Upkeep, UserPage, UserRecord, UserStore, WriteContext, WriteError, Written,
 };
 
 #[async_trait]
@@ -518,5 +519,31 @@ impl TransferStore for SqliteStore {
         // Rowids and AUTOINCREMENT counters follow the largest id by
         // themselves.
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ResetStore for SqliteStore {
+    async fn keep_start_state(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            reset::keep(&conn).map_err(map_err)
+        })
+        .await
+    }
+
+    async fn reset_to_start(&self) -> Result<()> {
+        self.write(|tx| {
+            if !reset::kept(tx).map_err(map_err)? {
+                return Err(StoreError::Internal("no start state was kept".into()));
+            }
+            reset::reset(tx).map_err(map_err)
+        })
+        .await
+    }
+
+    async fn clear_all(&self) -> Result<()> {
+        self.write(|tx| reset::clear(tx).map_err(map_err)).await
     }
 }

@@ -49,7 +49,8 @@ fn cell(row: &rusqlite::Row<'_>, i: usize, kind: Kind) -> rusqlite::Result<Cell>
     })
 }
 
-fn condition(table: Table) -> &'static str {
+/// Which rows of `table` are part of the deployment.
+pub(super) fn condition(table: Table) -> &'static str {
     if table == Table::Campaigns {
         VISIBLE
     } else {

@@ -62,6 +62,9 @@ pub(crate) enum Command {
     #[command(after_help = "Example: campaignd copy --from sqlite://campaignd.db \
   --to postgres://campaignd:PASSWORD@db.internal/campaignd")]
     Copy(crate::cli::copy::CopyArgs),
+    /// Save a whole deployment as one portable file, for `serve --seed`.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Print an example config file, or the configuration `serve` would run
     /// with.
     ///
@@ -312,6 +315,18 @@ leads.csv:
     Audit(AuditArgs),
 }
 
+/// `campaignd snapshot ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SnapshotCommand {
+    /// Write every contact center, key (hashes and the server secret, never
+    /// a key in the clear), campaign, user, lead and audit record to FILE as
+    /// NDJSON, with progress per table; `serve --seed FILE` starts from it,
+    /// and an emulator's reset returns to it. Take it while nothing writes:
+    /// a table that changes during the save fails it.
+    #[command(after_help = "Example: campaignd snapshot save ci-seed.ndjson")]
+    Save(crate::cli::snapshot::SaveArgs),
+}
+
 /// `campaignd user ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
@@ -556,6 +571,8 @@ pub(crate) struct ServeArgs {
     faults: Option<String>,
     #[arg(long, value_name = "N")]
     journal_size: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    seed: Option<String>,
 }
 
 impl ServeArgs {
@@ -582,6 +599,7 @@ impl ServeArgs {
             ("--admin-token", &self.admin_token),
             ("--faults", &self.faults),
             ("--journal-size", &self.journal_size),
+            ("--seed", &self.seed),
         ]
         .into_iter()
         .filter_map(|(flag, value)| Some((flag, value.clone()?)))

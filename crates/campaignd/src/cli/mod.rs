@@ -14,12 +14,14 @@ mod output;
 mod records;
 mod remote;
 mod serve;
+mod snapshot;
 
 use std::future::Future;
 use std::process::ExitCode;
 
 use crate::cli::args::{
-    CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand, UserCommand,
+    CampaignCommand, CenterCommand, Command, ConfigCommand, KeyCommand, SnapshotCommand,
+    UserCommand,
 };
 use crate::cli::output::print_stdout;
 
@@ -193,6 +195,7 @@ async fn admin(command: Command, database: config::Database) -> anyhow::Result<(
         | Command::ImportLeads(_)
         | Command::Copy(_)
         | Command::Unassign { .. } => unreachable!("not an admin command"),
+        Command::Snapshot(SnapshotCommand::Save(args)) => snapshot::save(store, &args).await,
         Command::Audit(args) => admin::audit::list(store, &args).await,
         Command::User(UserCommand::Import(args)) => admin::users::import(store, &args).await,
         Command::User(UserCommand::List(args)) => admin::users::list(store, &args).await,

@@ -5,13 +5,27 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::cli::config::Config;
-use crate::cli::{db, demo};
+use crate::cli::{db, demo, snapshot};
+
+/// Prints a start-up line on stdout for the script that started the
+/// server; a script that stopped reading (closed the pipe) does not stop
+/// the server, as `println!` would by panicking.
+macro_rules! announce {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*).and_then(|()| out.flush());
+    }};
+}
 
 /// `campaignd serve`: open the database, seed the demo if asked, serve until
 /// a signal.
 pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let (store, _) = db::open(&config.database.url, config.database.pool_size()).await?;
     let shutdown = campaignd_server::shutdown_signal()?;
+    if let Some(seed) = &config.emulator.seed {
+        snapshot::load(&*store, seed).await?;
+    }
     let demo_key = if config.server.demo {
         Some(demo::seed(&*store).await?)
     } else {
@@ -26,20 +40,20 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     campaignd_server::logging::flush();
     // On stdout for scripts that listen on port 0 and need the address.
-    println!("campaignd is listening on http://{addr}");
+    announce!("campaignd is listening on http://{addr}");
     if let Some(keys) = demo_key {
-        println!("demo API key: {}", keys.full.expose());
-        println!("demo read-only key: {}", keys.read_only.expose());
-        println!("Campaigns page: http://{addr}/ (sign in with a key above)");
-        println!(
+        announce!("demo API key: {}", keys.full.expose());
+        announce!("demo read-only key: {}", keys.read_only.expose());
+        announce!("Campaigns page: http://{addr}/ (sign in with a key above)");
+        announce!(
             "try: curl -s http://{addr}/api/v4/campaigns/3 -H \"Authorization: Bearer {}\" -H \"Content-Type: application/json\"",
             keys.full.expose()
         );
     }
     if let Some((emulator, generated)) = &emulator {
-        println!("emulator control API: http://{addr}/_campaignd/");
+        announce!("emulator control API: http://{addr}/_campaignd/");
         if *generated {
-            println!("emulator admin token: {}", emulator.admin_token);
+            announce!("emulator admin token: {}", emulator.admin_token);
         }
     }
     let mut app_config = config.app_config();

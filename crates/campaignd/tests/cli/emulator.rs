@@ -172,3 +172,99 @@ fn bad_rules_and_tokens_stop_the_start_and_say_why() {
         shown.stdout()
     );
 }
+
+#[test]
+fn a_saved_snapshot_seeds_another_database_and_holds_no_key() {
+    let source = db();
+    source.run(&["center", "create", "acme"]).ok();
+    source
+        .run_with_stdin(
+            &["campaign", "import", "--center", "acme", "-"],
+            Some(br#"[{"name": "Seeded One"}, {"name": "Seeded Two", "status": "active"}]"#),
+        )
+        .ok();
+    let key = source
+        .run(&[
+            "key",
+            "create",
+            "--center",
+            "acme",
+            "--scope",
+            "campaigns.read",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let file = source.file("seed.ndjson");
+    let saved = source.run(&["snapshot", "save", file.to_str().unwrap()]);
+    let listing = saved.ok();
+    assert!(
+        listing.contains("campaigns") && listing.contains('2'),
+        "{listing}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(&key[5..]), "the snapshot holds the key");
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .starts_with(r#"{"campaignd_snapshot":1"#)
+    );
+
+    // Another database, holding something else, started from it.
+    let target = db();
+    target.run(&["center", "create", "globex"]).ok();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
+        .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&file)
+        .args(["--admin-token", "seed-test-admin-token"])
+        .env("CAMPAIGND_DATABASE_URL", target.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let addr = first
+        .strip_prefix("campaignd is listening on http://")
+        .expect(&first)
+        .to_owned();
+    let list = send(
+        &addr,
+        &format!(
+            "GET /api/v4/campaigns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(
+        list.starts_with("HTTP/1.1 200"),
+        "the seed's key works: {list}"
+    );
+    assert!(
+        list.contains("Seeded Two") && list.contains(r#""total":2"#),
+        "{list}"
+    );
+    let reset = send(
+        &addr,
+        "POST /_campaignd/reset HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer seed-test-admin-token\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reset.starts_with("HTTP/1.1 200"), "{reset}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let centers = target.run(&["center", "list", "--json"]).json();
+    let names: Vec<&str> = centers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme"], "the seed replaced what the database held");
+}

@@ -23,6 +23,12 @@ pub(crate) const FAULTS: &str = "/_campaignd/faults";
 pub(crate) const FAULT: &str = "/_campaignd/faults/{fault_id}";
 /// `/_campaignd/requests`.
 pub(crate) const REQUESTS: &str = "/_campaignd/requests";
+/// `/_campaignd/reset`.
+pub(crate) const RESET: &str = "/_campaignd/reset";
+
+/// Longest a reset may take before it is answered 503 (it still commits
+/// or rolls back whole).
+const RESET_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(1);
 
 /// The emulator, if `headers` carry its admin token.
 fn admitted<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<&'a Emulator, ApiError> {
@@ -153,6 +159,29 @@ pub(crate) async fn clear_requests(State(app): State<AppState>, headers: HeaderM
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// `POST /_campaignd/reset`: every table back to the start state, at
+/// once; this node's caches and the journal emptied before the answer
+/// (other nodes drop theirs when the change log tells them).
+pub(crate) async fn reset(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let emulator = match admitted(&app, &headers) {
+        Ok(emulator) => emulator,
+        Err(e) => return e.into_response(),
+    };
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + RESET_TIMEOUT;
+    if let Err(e) = app
+        .storage_by(deadline, "reset", app.store.reset_to_start())
+        .await
+    {
+        return ApiError::from(e).into_response();
+    }
+    app.caches.renders.clear();
+    app.caches.keys.clear();
+    emulator.journal.clear();
+    let took_ms = started.elapsed().as_millis() as u64;
+    json(StatusCode::OK, &json!({"reset": {"took_ms": took_ms}}))
 }
 
 /// The journal filter a query string asks for; unknown parameters are

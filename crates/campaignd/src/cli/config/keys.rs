@@ -410,6 +410,30 @@ pub(crate) const KEYS: &[Key] = &[
         },
         get: |c| Some(integer(c.emulator.journal_size)),
     },
+    Key {
+        path: "emulator.seed",
+        env: "CAMPAIGND_SEED",
+        flag: Some("--seed"),
+        doc: "A snapshot (`campaignd snapshot save`) to replace the database's \
+              contents with at start; with --emulator, what a reset returns \
+              to. It runs before --demo, which then adds the demo center if \
+              the snapshot has none.",
+        example: Some("\"ci-seed.ndjson\""),
+        secret: false,
+        set: |c, s| {
+            if s.is_empty() {
+                return Err("must be a file path".into());
+            }
+            c.emulator.seed = Some(s.into());
+            Ok(())
+        },
+        get: |c| {
+            c.emulator
+                .seed
+                .as_ref()
+                .map(|p| text(p.display().to_string()))
+        },
+    },
 ];
 
 fn boolean(s: &str) -> Result<bool, String> {

@@ -130,6 +130,8 @@ pub(crate) struct Emulator {
     pub(crate) faults: Option<std::path::PathBuf>,
     /// Requests the journal keeps.
     pub(crate) journal_size: usize,
+    /// A snapshot to replace the database's contents with at start.
+    pub(crate) seed: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -139,6 +141,7 @@ impl std::fmt::Debug for Emulator {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field("faults", &self.faults)
             .field("journal_size", &self.journal_size)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -193,6 +196,7 @@ impl Default for Config {
                 admin_token: None,
                 faults: None,
                 journal_size: campaignd_server::DEFAULT_JOURNAL_SIZE,
+                seed: None,
             },
         }
     }
