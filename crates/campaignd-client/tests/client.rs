@@ -411,3 +411,65 @@ async fn users_are_listed_walked_assigned_and_unassigned() {
         Err(Error::NotFound)
     ));
 }
+
+/// The client against each kind of emulator fault (campaignd-testkit's
+/// `Emulator`): reads are retried after a 429, a 503 and a dropped
+/// connection; writes after a 429 (which changed nothing) but not after a
+/// 503 or a drop, whose outcome the client cannot know.
+#[tokio::test]
+async fn the_client_retries_what_is_safe_to_retry_against_emulator_faults() {
+    use campaignd_model::Scope;
+    use campaignd_testkit::Emulator;
+
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client_with(emulator.full_key());
+    let get = "/api/v4/campaigns/{campaign_id}";
+    for action in [
+        serde_json::json!({"status": 429}),
+        serde_json::json!({"status": 503}),
+        serde_json::json!({"drop": true}),
+    ] {
+        emulator.clear_requests().await.unwrap();
+        emulator
+            .add_fault(serde_json::json!({"match": {"route": get}, "action": action, "times": 1}))
+            .await
+            .unwrap();
+        let campaign = client.get_campaign(3).await.expect("retried to success");
+        assert_eq!(campaign.id, 3);
+        let sent = emulator.requests("method=GET").await.unwrap();
+        assert_eq!(sent.len(), 2, "{action}: one failure, one retry");
+    }
+    for (action, sent) in [
+        (serde_json::json!({"status": 429}), 2),
+        (serde_json::json!({"status": 503}), 1),
+        (serde_json::json!({"drop": true}), 1),
+    ] {
+        emulator.clear_requests().await.unwrap();
+        emulator
+            .add_fault(
+                serde_json::json!({"match": {"route": "/api/v4/campaigns", "method": "POST"},
+                                          "action": action, "times": 1}),
+            )
+            .await
+            .unwrap();
+        let name = format!("Retry {}", action.to_string().len());
+        let result = client
+            .create_campaign(&serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(result.is_ok(), sent == 2, "{action}: {result:?}");
+        let posts = emulator.requests("method=POST").await.unwrap();
+        assert_eq!(posts.len(), sent, "{action}");
+    }
+    // The keys of each scope are ready, and survive a reset.
+    emulator.reset().await.unwrap();
+    let reader = emulator.client(Scope::CampaignsRead);
+    assert_eq!(reader.get_campaign(3).await.unwrap().id, 3);
+    assert!(
+        emulator
+            .client(Scope::UsersRead)
+            .get_campaign(3)
+            .await
+            .is_err(),
+        "users.read alone may not read campaigns"
+    );
+}

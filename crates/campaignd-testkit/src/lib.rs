@@ -8,10 +8,12 @@
     reason = "test support: every helper panics on failure, by design"
 )]
 
+mod emulator;
 mod faulty;
 mod private_postgres;
 mod private_redis;
 
+pub use emulator::{Emulator, EmulatorBuilder};
 pub use faulty::{Fault, FaultyStore};
 pub use private_postgres::{PrivatePostgres, free_port};
 pub use private_redis::PrivateRedis;

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use campaignd_client::RetryPolicy;
 use campaignd_server::EmulatorConfig;
 use serde_json::{Value, json};
 
@@ -315,78 +314,6 @@ async fn a_delay_holds_the_real_answer_and_a_drop_closes_the_connection() {
         .map(|r| &r["status"])
         .collect();
     assert_eq!(statuses, [&json!(200), &Value::Null]);
-}
-
-/// campaignd-client against each fault: what it retries, and what it
-/// leaves to its caller.
-#[tokio::test]
-async fn the_client_retries_what_is_safe_to_retry() {
-    let server = emulator().await;
-    let center = server.center("acme").await;
-    server.import_example(center).await;
-    let key = server.manager(center).await;
-    let client = campaignd_client::Client::builder()
-        .base_url(server.url(""))
-        .api_key(&key)
-        .retry(RetryPolicy {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap();
-    let get = "/api/v4/campaigns/{campaign_id}";
-    let attempts = |journal: &Value, method: &str| {
-        journal["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == method)
-            .count()
-    };
-    for action in [
-        json!({"status": 429}),
-        json!({"status": 503}),
-        json!({"drop": true}),
-    ] {
-        control(&server, "DELETE", "/_campaignd/requests", None).await;
-        add_fault(
-            &server,
-            json!({"match": {"route": get}, "action": action, "times": 1}),
-        )
-        .await;
-        let campaign = client.get_campaign(3).await.expect("retried to success");
-        assert_eq!(campaign.id, 3);
-        let journal = control(&server, "GET", "/_campaignd/requests", None)
-            .await
-            .json();
-        assert_eq!(
-            attempts(&journal, "GET"),
-            2,
-            "{action}: one failure, one retry"
-        );
-    }
-    // A write is retried after a 429 (which changed nothing), but not after
-    // a 503 or a dropped connection, whose outcome it cannot know.
-    for (action, sent) in [
-        (json!({"status": 429}), 2),
-        (json!({"status": 503}), 1),
-        (json!({"drop": true}), 1),
-    ] {
-        control(&server, "DELETE", "/_campaignd/requests", None).await;
-        add_fault(
-            &server,
-            json!({"match": {"route": "/api/v4/campaigns", "method": "POST"}, "action": action, "times": 1}),
-        )
-        .await;
-        let name = format!("Retry {sent} {}", action.to_string().len());
-        let result = client.create_campaign(&json!({"name": name})).await;
-        assert_eq!(result.is_ok(), sent == 2, "{action}: {result:?}");
-        let journal = control(&server, "GET", "/_campaignd/requests", None)
-            .await
-            .json();
-        assert_eq!(attempts(&journal, "POST"), sent, "{action}");
-    }
 }
 
 #[tokio::test]

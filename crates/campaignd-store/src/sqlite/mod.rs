@@ -114,6 +114,9 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// The emulator's start state, once kept (see `reset`); removed with
+    /// the store.
+    start_state: Mutex<Option<PathBuf>>,
     readers: Mutex<Readers>,
     reader_free: std::sync::Condvar,
     /// Most reader connections open at once.
@@ -188,6 +191,7 @@ impl SqliteStore {
             grouped,
             path,
             writer: Mutex::new(writer),
+            start_state: Mutex::new(None),
             readers: Mutex::new(Readers::default()),
             reader_free: std::sync::Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -338,7 +342,29 @@ impl Reader {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(file) = self
+            .start_state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 impl Inner {
+    /// Where the emulator's start state is kept: beside the database, so
+    /// a copy back is a copy within one file system, and named for this
+    /// process, so two processes on one database keep their own.
+    fn start_state_file(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".emulator-start-{}", std::process::id()));
+        PathBuf::from(name)
+    }
+
     /// Takes a reader from the pool, opening one if fewer than
     /// `max_readers` exist, else waiting for one (queries are short):
     /// their page caches bound memory.

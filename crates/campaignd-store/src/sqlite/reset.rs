@@ -1,76 +1,80 @@
-//! Emulator mode's reset (see [`crate::ResetStore`]): the start state is
-//! kept in a private temporary database attached to the writer connection
-//! (SQLite deletes it when the connection closes; it lives in the page
-//! cache while small and spills to a temporary file when large), and a
-//! reset swaps every table's rows for the kept ones in one transaction.
+//! Emulator mode's reset (see [`crate::ResetStore`]) on SQLite: the start
+//! state is a copy of the whole database file (`VACUUM INTO`, beside the
+//! database, removed with the store), and a reset copies its pages back
+//! over the live database with SQLite's online backup, in one step.
+//!
+//! Pages rather than rows: a reset of 100,000 campaigns and 1,000,000
+//! leads took 3.7 s as a delete and re-insert of every row (indexes
+//! rebuilt row by row) and 0.98 s as a page copy (`bench/reset_bench.py`,
+//! medians of 5).
+//! The step holds the write lock, so writes wait; readers, in WAL mode,
+//! see the database before it or after it, never between.
+//!
+//! The copy brings back the change log as it was at the start, so the
+//! reset is then recorded above the highest sequence number the log had
+//! reached: cursors nodes hold stay valid and see it.
 
-use rusqlite::{Connection, Transaction};
+use std::path::Path;
+
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags, Transaction, params};
 
 use super::record_change;
-use super::transfer::condition;
 use crate::Change;
 use crate::transfer::Table;
+use campaignd_model::Timestamp;
 
-/// The schema name of the kept state.
-const START: &str = "emulator_start";
-
-/// Keeps the visible rows of every table as the start state, replacing any
-/// kept before. Runs outside a transaction (ATTACH cannot run in one).
-pub(super) fn keep(conn: &Connection) -> rusqlite::Result<()> {
-    if !kept(conn)? {
-        conn.execute_batch(&format!("ATTACH DATABASE '' AS {START}"))?;
+/// Copies the whole database to `file` as the start state, replacing any
+/// kept before. Runs outside a transaction (VACUUM cannot run in one).
+pub(super) fn keep(conn: &Connection, file: &Path) -> rusqlite::Result<()> {
+    match std::fs::remove_file(file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))),
     }
-    let mut sql = String::from("BEGIN IMMEDIATE;");
-    for table in Table::ALL {
-        let name = table.name();
-        let columns = table.column_list();
-        sql.push_str(&format!(
-            "DROP TABLE IF EXISTS {START}.{name};
-             CREATE TABLE {START}.{name} AS SELECT {columns} FROM main.{name} WHERE {};",
-            condition(table)
-        ));
-    }
-    sql.push_str("COMMIT;");
-    let result = conn.execute_batch(&sql);
-    if result.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    result
+    let path = file
+        .to_str()
+        .ok_or_else(|| rusqlite::Error::InvalidPath(file.to_path_buf()))?;
+    conn.execute("VACUUM INTO ?1", [path])?;
+    Ok(())
 }
 
-/// Whether a start state has been kept.
-pub(super) fn kept(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare("SELECT 1 FROM pragma_database_list WHERE name = ?1")?
-        .exists([START])
-}
-
-/// Puts every table back to the kept rows, in the caller's transaction:
-/// staged imports go, and the change log (which nodes follow, and which a
-/// reset must not rewind) gains one reset.
-pub(super) fn reset(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    delete_all(tx)?;
-    for table in Table::ALL {
-        let name = table.name();
-        let columns = table.column_list();
-        tx.execute_batch(&format!(
-            "INSERT INTO main.{name} ({columns}) SELECT {columns} FROM {START}.{name}"
-        ))?;
+/// Copies the start state in `file` back over the database `conn` (the
+/// writer) holds, then records the reset above the log's old end.
+pub(super) fn reset(conn: &mut Connection, file: &Path) -> rusqlite::Result<()> {
+    let reached: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+        r.get(0)
+    })?;
+    let source = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    {
+        let backup = Backup::new(&source, conn)?;
+        // Every page in one step: one write transaction on the database.
+        match backup.step(-1)? {
+            StepResult::Done => {}
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("the reset's copy stopped ({other:?})").into(),
+                ));
+            }
+        }
     }
-    record_change(tx, Change::Reset)
+    conn.execute(
+        "INSERT INTO changes (seq, kind, at) VALUES (?1, 'reset', ?2)",
+        params![reached + 1, Timestamp::now().unix_millis()],
+    )?;
+    Ok(())
 }
 
 /// Empties every table, staged imports included, in the caller's
 /// transaction, and records a reset.
 pub(super) fn clear(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    delete_all(tx)?;
-    record_change(tx, Change::Reset)
-}
-
-fn delete_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     // References first out; imports name their center.
     tx.execute_batch("DELETE FROM main.imports")?;
     for table in Table::ALL.iter().rev() {
         tx.execute_batch(&format!("DELETE FROM main.{}", table.name()))?;
     }
-    Ok(())
+    record_change(tx, Change::Reset)
 }

@@ -528,17 +528,28 @@ impl ResetStore for SqliteStore {
         let inner = Arc::clone(&self.inner);
         run_blocking(move || {
             let conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            reset::keep(&conn).map_err(map_err)
+            let file = inner.start_state_file();
+            reset::keep(&conn, &file).map_err(map_err)?;
+            *inner
+                .start_state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(file);
+            Ok(())
         })
         .await
     }
 
     async fn reset_to_start(&self) -> Result<()> {
-        self.write(|tx| {
-            if !reset::kept(tx).map_err(map_err)? {
-                return Err(StoreError::Internal("no start state was kept".into()));
-            }
-            reset::reset(tx).map_err(map_err)
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let file = inner
+                .start_state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .ok_or_else(|| StoreError::Internal("no start state was kept".into()))?;
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            reset::reset(&mut conn, &file).map_err(map_err)
         })
         .await
     }
