@@ -2198,7 +2198,7 @@ pub async fn a_snapshot_loads_back_what_was_saved_and_a_cut_one_is_refused(store
         .await
         .unwrap();
     center(store, "globex").await;
-    crate::snapshot::load(store, file.as_slice(), |_, _, _| {})
+    crate::snapshot::load(store, || Ok(file.as_slice()), |_, _, _| {})
         .await
         .unwrap();
     assert_eq!(digests(store).await, saved);
@@ -2213,7 +2213,7 @@ pub async fn a_snapshot_loads_back_what_was_saved_and_a_cut_one_is_refused(store
 
     let lines: Vec<&str> = text.lines().collect();
     let cut = lines[..lines.len() - 1].join("\n");
-    let error = crate::snapshot::load(store, cut.as_bytes(), |_, _, _| {})
+    let error = crate::snapshot::load(store, || Ok(cut.as_bytes()), |_, _, _| {})
         .await
         .unwrap_err()
         .to_string();
@@ -2224,12 +2224,13 @@ pub async fn a_snapshot_loads_back_what_was_saved_and_a_cut_one_is_refused(store
         .position(|l| l.contains(r#""table":"campaigns""#))
         .unwrap();
     wrong[at] = wrong[at].replacen(r#""row":[1,"#, r#""row":["one","#, 1);
-    let error = crate::snapshot::load(store, wrong.join("\n").as_bytes(), |_, _, _| {})
+    let wrong = wrong.join("\n");
+    let error = crate::snapshot::load(store, || Ok(wrong.as_bytes()), |_, _, _| {})
         .await
         .unwrap_err()
         .to_string();
     assert!(error.contains(&format!("line {}", at + 1)), "{error}");
-    let error = crate::snapshot::load(store, &b"{}"[..], |_, _, _| {})
+    let error = crate::snapshot::load(store, || Ok(&b"{}"[..]), |_, _, _| {})
         .await
         .unwrap_err()
         .to_string();

@@ -148,40 +148,43 @@ pub async fn save(
     Ok(written)
 }
 
-/// Replaces everything `store` holds with the snapshot read from `input`.
-/// The file is checked as it is read; on a bad line or a count that
-/// disagrees with the header, the load stops with the line's number (what
-/// it wrote so far stays, for the next load to replace).
-pub async fn load(
-    store: &dyn Store,
-    input: impl BufRead,
-    mut progress: impl FnMut(Table, u64, u64),
-) -> Result<Counts> {
-    let bad = |line: usize, why: String| {
-        StoreError::Internal(format!("the snapshot is invalid at line {line}: {why}"))
-    };
-    let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| bad(1, "the file is empty".into()))?;
-    let header: Value = header
-        .map_err(|e| bad(1, e.to_string()))
-        .and_then(|h| serde_json::from_str(&h).map_err(|e| bad(1, e.to_string())))?;
+/// The header's table counts, after checking it names this format.
+fn header(input: &mut impl BufRead) -> Result<BTreeMap<String, u64>> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| bad(1, e.to_string()))?;
+    if line.trim().is_empty() {
+        return Err(bad(1, "the file is empty"));
+    }
+    let header: Value = serde_json::from_str(&line).map_err(|e| bad(1, e.to_string()))?;
     if header["campaignd_snapshot"] != json!(VERSION) {
         return Err(bad(
             1,
             format!("not a campaignd snapshot of version {VERSION}"),
         ));
     }
-    let expected: BTreeMap<String, u64> = serde_json::from_value(header["tables"].clone())
-        .map_err(|e| bad(1, format!("the table counts: {e}")))?;
-    store.clear_all().await?;
+    serde_json::from_value(header["tables"].clone())
+        .map_err(|e| bad(1, format!("the table counts: {e}")))
+}
+
+fn bad(line: usize, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("the snapshot is invalid at line {line}: {why}"))
+}
+
+/// Every row after the header, checked, with its line number; tables must
+/// come in [`Table::ALL`] order. `each` sees them one by one.
+async fn rows<R: BufRead>(
+    input: R,
+    mut each: impl AsyncFnMut(usize, Table, Row) -> Result<()>,
+) -> Result<(Counts, usize)> {
     let mut counts: Counts = Table::ALL.iter().map(|t| (t.name(), 0)).collect();
+    let order = |t: Table| Table::ALL.iter().position(|x| *x == t);
     let mut current: Option<Table> = None;
-    let mut batch: Vec<Row> = Vec::new();
-    let mut last_line = 1;
-    for (number, line) in lines {
-        last_line = number;
+    let mut last = 1;
+    for (i, line) in input.lines().enumerate() {
+        let number = i + 2;
+        last = number;
         let line = line.map_err(|e| bad(number, e.to_string()))?;
         if line.trim().is_empty() {
             continue;
@@ -190,58 +193,40 @@ pub async fn load(
         let table = value["table"]
             .as_str()
             .and_then(|name| Table::ALL.into_iter().find(|t| t.name() == name))
-            .ok_or_else(|| bad(number, "no known table named".into()))?;
+            .ok_or_else(|| bad(number, "no known table named"))?;
         let cells = value["row"]
             .as_array()
-            .ok_or_else(|| bad(number, "no row".into()))?;
+            .ok_or_else(|| bad(number, "no row"))?;
         let row = decode(table, cells).map_err(|why| bad(number, why))?;
-        if current != Some(table) {
-            if let Some(done) = current {
-                flush(
-                    store,
-                    done,
-                    &mut batch,
-                    &mut counts,
-                    &expected,
-                    &mut progress,
-                )
-                .await?;
-            }
-            let order = |t: Table| Table::ALL.iter().position(|x| *x == t);
-            if current.is_some_and(|c| order(c) > order(table)) {
-                return Err(bad(number, format!("{} rows out of order", table.name())));
-            }
-            current = Some(table);
+        if current.is_some_and(|c| order(c) > order(table)) {
+            return Err(bad(number, format!("{} rows out of order", table.name())));
         }
-        batch.push(row);
-        if batch.len() == BATCH as usize {
-            flush(
-                store,
-                table,
-                &mut batch,
-                &mut counts,
-                &expected,
-                &mut progress,
-            )
-            .await?;
-        }
+        current = Some(table);
+        *counts.entry(table.name()).or_insert(0) += 1;
+        each(number, table, row).await?;
     }
-    if let Some(table) = current {
-        flush(
-            store,
-            table,
-            &mut batch,
-            &mut counts,
-            &expected,
-            &mut progress,
-        )
-        .await?;
-    }
+    Ok((counts, last))
+}
+
+/// Replaces everything `store` holds with the snapshot `open` reads. The
+/// whole file is checked first (every line, and each table's count
+/// against the header, so a cut file is caught), and only then is the
+/// store emptied and the rows written; a store that fails midway is left
+/// for the next load to replace.
+pub async fn load<R: BufRead>(
+    store: &dyn Store,
+    open: impl Fn() -> std::io::Result<R>,
+    mut progress: impl FnMut(Table, u64, u64),
+) -> Result<Counts> {
+    let io = |e: std::io::Error| StoreError::Internal(format!("cannot read the snapshot: {e}"));
+    let mut input = open().map_err(io)?;
+    let expected = header(&mut input)?;
+    let (counts, last) = rows(input, async |_, _, _| Ok(())).await?;
     for table in Table::ALL {
         let want = expected.get(table.name()).copied().unwrap_or(0);
         if counts[table.name()] != want {
             return Err(bad(
-                last_line,
+                last,
                 format!(
                     "{} has {} rows, the header says {want} (is the file cut short?)",
                     table.name(),
@@ -250,8 +235,44 @@ pub async fn load(
             ));
         }
     }
+    store.clear_all().await?;
+    let mut input = open().map_err(io)?;
+    header(&mut input)?;
+    let mut written: Counts = Table::ALL.iter().map(|t| (t.name(), 0)).collect();
+    let mut batch: Vec<Row> = Vec::new();
+    let mut batch_table: Option<Table> = None;
+    rows(input, async |_, table, row| {
+        if batch_table != Some(table) || batch.len() == BATCH as usize {
+            if let Some(done) = batch_table {
+                flush(
+                    store,
+                    done,
+                    &mut batch,
+                    &mut written,
+                    &expected,
+                    &mut progress,
+                )
+                .await?;
+            }
+            batch_table = Some(table);
+        }
+        batch.push(row);
+        Ok(())
+    })
+    .await?;
+    if let Some(table) = batch_table {
+        flush(
+            store,
+            table,
+            &mut batch,
+            &mut written,
+            &expected,
+            &mut progress,
+        )
+        .await?;
+    }
     store.finish_copy().await?;
-    Ok(counts)
+    Ok(written)
 }
 
 async fn flush(

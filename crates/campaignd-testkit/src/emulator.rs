@@ -100,15 +100,10 @@ impl EmulatorBuilder {
         let store: Arc<dyn Store> = Arc::new(store);
         match &self.seed {
             Some(path) => {
-                let file = std::fs::File::open(path)
-                    .with_context(|| format!("cannot open the seed {}", path.display()))?;
-                campaignd_store::snapshot::load(
-                    &*store,
-                    std::io::BufReader::new(file),
-                    |_, _, _| {},
-                )
-                .await
-                .with_context(|| format!("cannot load the seed {}", path.display()))?;
+                let open = || std::fs::File::open(path).map(std::io::BufReader::new);
+                campaignd_store::snapshot::load(&*store, open, |_, _, _| {})
+                    .await
+                    .with_context(|| format!("cannot load the seed {}", path.display()))?;
             }
             None => builtin_seed(&*store).await?,
         }

@@ -40,6 +40,10 @@ use crate::http::router::{Direct, Template, router};
 use crate::runtime::journal::Entry;
 use crate::state::AppState;
 
+/// Largest request body the journal keeps; a larger one is recorded
+/// without it (`body` null).
+const JOURNAL_BODY_BYTES: usize = 64 * 1024;
+
 /// The campaignd HTTP application, as [`crate::server::serve_http`] runs it.
 #[derive(Clone)]
 pub(crate) struct Front(Arc<Inner>);
@@ -144,6 +148,7 @@ impl Front {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
+        let arrived = campaignd_model::Timestamp::now();
         let (parts, body) = request.into_parts();
         let method = parts.method.clone();
         let path = parts
@@ -153,15 +158,16 @@ impl Front {
         let read = if too_large(&parts.headers) {
             Err(ApiError::PayloadTooLarge)
         } else {
-            match http_body_util::Limited::new(body, MAX_BODY_BYTES as usize)
-                .collect()
-                .await
-            {
-                Ok(collected) => Ok(collected.to_bytes()),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            // A sender that stalls mid-body is cut as the handlers would
+            // cut it, not held for ever.
+            let collect = http_body_util::Limited::new(body, MAX_BODY_BYTES as usize).collect();
+            match tokio::time::timeout(self.0.app.config.request_timeout, collect).await {
+                Err(_) => Err(ApiError::RequestTimeout),
+                Ok(Ok(collected)) => Ok(collected.to_bytes()),
+                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                     Err(ApiError::PayloadTooLarge)
                 }
-                Err(_) => Err(ApiError::BadRequest),
+                Ok(Err(_)) => Err(ApiError::BadRequest),
             }
         };
         let (bytes, (mut response, route)) = match read {
@@ -175,7 +181,7 @@ impl Front {
         self.finish(&mut response, id, &method, route, started);
         if let Some(emulator) = &self.0.app.emulator {
             emulator.journal.record(Entry {
-                at: campaignd_model::Timestamp::now(),
+                at: arrived,
                 request_id,
                 method: method.as_str().to_owned(),
                 path,
@@ -184,7 +190,13 @@ impl Front {
                 // A dropped connection was never answered.
                 status: (response.extensions().get::<DropConnection>().is_none())
                     .then(|| response.status().as_u16()),
-                body: serde_json::from_slice(&bytes).ok(),
+                // Large bodies (a lead batch) are not kept: a journal of
+                // them would hold gigabytes.
+                body: if bytes.len() <= JOURNAL_BODY_BYTES {
+                    serde_json::from_slice(&bytes).ok()
+                } else {
+                    None
+                },
             });
         }
         response

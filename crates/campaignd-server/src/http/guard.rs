@@ -153,15 +153,19 @@ impl<S: RequiredScope> Caller<S> {
                 None => {}
                 Some(Action::Delay(wait)) => tokio::time::sleep(wait).await,
                 Some(action) => {
-                    let limit = if S::WRITES {
-                        &app.write_limit_header
+                    let (limiter, limit) = if S::WRITES {
+                        (&app.write_limiter, &app.write_limit_header)
                     } else {
-                        &app.limit_header
+                        (&app.limiter, &app.limit_header)
                     };
-                    return Err(Answer {
-                        response: fault_response(action, limit.clone()),
-                        key,
-                    });
+                    let mut response = fault_response(action, limit.clone());
+                    // Every authenticated answer reports the key's budget,
+                    // a faulted one too (a faulted 429 reports it spent).
+                    if !matches!(action, Action::Status(429) | Action::Drop) {
+                        let decision = limiter.peek(subject).await;
+                        rate_headers(&mut response, &decision, limit.clone());
+                    }
+                    return Err(Answer { response, key });
                 }
             }
         }

@@ -34,9 +34,12 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/v4/openapi.json", tag = "operations", operation_id = "get_openapi",
     responses((status = 200, description = "This document", body = Object)))]
 pub(crate) async fn openapi_json(State(app): State<AppState>) -> Response {
-    let body = app
-        .openapi
-        .get_or_init(|| Bytes::from(document(app.config.cluster_id.as_deref())));
+    let body = app.openapi.get_or_init(|| {
+        Bytes::from(document(
+            app.config.cluster_id.as_deref(),
+            app.emulator.is_some(),
+        ))
+    });
     json_response(StatusCode::OK, body.clone())
 }
 
@@ -113,8 +116,9 @@ impl Headers {
         headers
     }
 
-    fn operation(operation: &mut Operation) {
-        let keyed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    fn operation(operation: &mut Operation, control: bool) {
+        // The control API takes a token, not a key: no budget to report.
+        let keyed = !control && operation.security.as_ref().is_some_and(|s| !s.is_empty());
         for (status, response) in &mut operation.responses.responses {
             let RefOr::T(response) = response else {
                 continue;
@@ -150,7 +154,8 @@ impl Headers {
 
 impl Modify for Headers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in &mut openapi.paths.paths {
+            let control = path.starts_with("/_campaignd/");
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -162,7 +167,7 @@ impl Modify for Headers {
                 &mut item.trace,
             ];
             for operation in operations.into_iter().flatten() {
-                Self::operation(operation);
+                Self::operation(operation, control);
             }
         }
     }
@@ -239,9 +244,15 @@ impl Modify for Links {
 )]
 struct ApiDoc;
 
-/// The document as JSON, with this deployment's servers.
-pub(crate) fn document(cluster_id: Option<&str>) -> Vec<u8> {
+/// The document as JSON, with this deployment's servers, and the control
+/// API when `emulator` mode is on.
+pub(crate) fn document(cluster_id: Option<&str>, emulator: bool) -> Vec<u8> {
     let mut doc = ApiDoc::openapi();
+    if emulator {
+        let mut control = crate::http::routes::control::doc::ControlDoc::openapi();
+        Headers.modify(&mut control);
+        doc.merge(control);
+    }
     env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
     let mut servers = vec![
         ServerBuilder::new()

@@ -92,7 +92,7 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        if holds_key(&entry.path) {
+        if holds_key(&entry.path) || holds_key(&percent_decoded(&entry.path)) {
             entry.path = REDACTED.into();
         }
         if let Some(body) = &mut entry.body {
@@ -108,22 +108,30 @@ impl Journal {
     /// The entries `filter` selects, oldest first, as listed.
     pub(crate) fn list(&self, filter: &Filter) -> Vec<Value> {
         let entries = self.entries();
+        // After a request: the entries after it (all of them, if it has
+        // left the ring).
         let start = match &filter.since {
-            None => 0,
             Some(Since::Request(id)) => entries
                 .iter()
                 .rposition(|e| e.request_id == *id)
                 .map_or(0, |i| i + 1),
-            Some(Since::Time(t)) => entries.partition_point(|e| e.at <= *t),
+            None | Some(Since::Time(_)) => 0,
         };
         entries
             .iter()
             .skip(start)
             .filter(|e| {
-                filter
-                    .method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+                // Entries are in the order requests finished, not arrived:
+                // by time, each is judged on its own.
+                let after = match &filter.since {
+                    Some(Since::Time(t)) => e.at > *t,
+                    _ => true,
+                };
+                after
+                    && filter
+                        .method
+                        .as_deref()
+                        .is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
                     && filter.route.as_deref().is_none_or(|r| Some(r) == e.route)
                     && filter.status.is_none_or(|s| Some(s) == e.status)
             })
@@ -148,6 +156,30 @@ fn holds_key(text: &str) -> bool {
             .count()
             >= 20
     })
+}
+
+/// `%XX` escapes decoded (as far as they make text), so a key written
+/// escaped is found too.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces every string in `value` (keys of objects included) that holds
@@ -235,6 +267,10 @@ mod tests {
         let mut e = entry("r", "POST", 201, Some(body));
         e.path = format!("/api/v4/campaigns?token={k}");
         journal.record(e);
+        let mut escaped = entry("r2", "GET", 200, None);
+        escaped.path = format!("/api/v4/campaigns?token=cmpd%5F{}", &k[5..]);
+        journal.record(escaped);
+        assert_eq!(journal.list(&Filter::default())[1]["path"], REDACTED);
         let stored = journal.list(&Filter::default())[0].to_string();
         assert!(!stored.contains(&k[5..]), "{stored}");
         assert!(

@@ -82,7 +82,7 @@ async fn the_control_api_takes_the_admin_token_and_never_an_api_key() {
     let server = emulator().await;
     let center = server.center("acme").await;
     let key = server.manager(center).await;
-    for (method, path) in &CONTROL_PATHS[..6] {
+    for (method, path) in &CONTROL_PATHS {
         for headers in [
             Vec::new(),
             bearer(&key),
@@ -201,6 +201,9 @@ async fn a_faulted_request_gets_the_documented_envelope_and_a_faulted_write_chan
             }
             _ => assert!(reply.header("retry-after").is_none()),
         }
+        // Every authenticated answer reports the key's budget.
+        assert!(reply.header("ratelimit-limit").is_some(), "{status}");
+        assert!(reply.header("ratelimit-remaining").is_some(), "{status}");
         let list = server.get("/api/v4/campaigns", Some(&key)).await;
         assert_eq!(
             list.json()["metadata"]["total"],
@@ -208,6 +211,19 @@ async fn a_faulted_request_gets_the_documented_envelope_and_a_faulted_write_chan
             "the write changed nothing"
         );
     }
+    // Nothing was written, so nothing was audited.
+    let audit = server
+        .store
+        .audit_records(&campaignd_store::AuditQuery {
+            center,
+            campaign: None,
+            since: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert!(audit.is_empty(), "{audit:?}");
     // Retired after one firing each: the next create goes through.
     let reply = post(&server, create, &key, &json!({"name": "Spring"})).await;
     assert_eq!(reply.status, 201);
@@ -520,9 +536,20 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
     assert!(failed.is_empty(), "5xx during resets: {failed:?}");
     assert!(statuses.contains(&201) && statuses.contains(&200));
 
+    // A seeded campaign changed and read (so cached), then a reset: the
+    // very next read is the seed's.
+    let paused = post(&server, "/api/v4/campaigns/3/pause", &key, &json!({})).await;
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let read = server.get("/api/v4/campaigns/3", Some(&key)).await.json();
+    assert_eq!(read["campaign"]["status"], "paused");
     // Once more with nothing running: exactly the start.
     let reset = control(&server, "POST", "/_campaignd/reset", None).await;
     assert_eq!(reset.status, 200);
+    let read = server.get("/api/v4/campaigns/3", Some(&key)).await.json();
+    assert_eq!(
+        read["campaign"]["status"], "active",
+        "the read after a reset is the seed's"
+    );
     assert_eq!(
         server.get("/api/v4/campaigns", Some(&key)).await.json(),
         start
@@ -536,8 +563,8 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
         .await
         .json();
     assert_eq!(
-        journal["metadata"]["total"], 2,
-        "only the two reads since the reset"
+        journal["metadata"]["total"], 3,
+        "only the three reads since the reset"
     );
     // A reset wants the admin token too.
     assert_eq!(
@@ -547,4 +574,119 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
             .status,
         401
     );
+}
+
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r);
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+/// The served document describes the control API in emulator mode, and
+/// only then: its own security scheme, no rate-limit headers.
+#[tokio::test]
+async fn the_document_describes_the_control_api_only_in_emulator_mode() {
+    let off = TestServer::start().await;
+    let doc = off.get("/api/v4/openapi.json", None).await.json();
+    assert!(
+        doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|p| !p.starts_with("/_campaignd")),
+        "{}",
+        doc["paths"]
+    );
+    let on = emulator().await;
+    let doc = on.get("/api/v4/openapi.json", None).await.json();
+    let expected = [
+        ("/_campaignd/faults", &["get", "post", "delete"][..]),
+        ("/_campaignd/faults/{fault_id}", &["delete"]),
+        ("/_campaignd/requests", &["get", "delete"]),
+        ("/_campaignd/reset", &["post"]),
+    ];
+    for (path, methods) in expected {
+        let item = &doc["paths"][path];
+        for method in methods {
+            let op = &item[*method];
+            assert_eq!(op["security"], json!([{"admin": []}]), "{method} {path}");
+            let unauthorized = &op["responses"]["401"]["headers"];
+            assert!(
+                unauthorized["WWW-Authenticate"].is_object(),
+                "{method} {path}"
+            );
+            assert!(unauthorized["X-Request-Id"].is_object());
+            let ok = op["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(s, _)| s.starts_with('2'))
+                .unwrap()
+                .1;
+            assert!(
+                ok["headers"]["RateLimit-Limit"].is_null(),
+                "{method} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["admin"]["scheme"],
+        "bearer"
+    );
+    // The API's own operations are all still there, and every reference
+    // resolves.
+    assert!(doc["paths"]["/api/v4/campaigns/{campaign_id}"]["get"].is_object());
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.iter().any(|r| r.ends_with("/FaultEnvelope")));
+    for r in found {
+        let name = r.strip_prefix("#/components/schemas/").expect(r);
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} does not resolve"
+        );
+    }
+}
+
+/// A body too large to be worth keeping (a lead batch, say) is journaled
+/// without it.
+#[tokio::test]
+async fn the_journal_keeps_no_large_body() {
+    let server = emulator().await;
+    let center = server.center("acme").await;
+    let key = server.manager(center).await;
+    let big = post(
+        &server,
+        "/api/v4/campaigns",
+        &key,
+        &json!({"name": "x".repeat(70_000)}),
+    )
+    .await;
+    assert_eq!(big.status, 422);
+    let small = post(
+        &server,
+        "/api/v4/campaigns",
+        &key,
+        &json!({"name": "Small"}),
+    )
+    .await;
+    assert_eq!(small.status, 201);
+    let journal = control(&server, "GET", "/_campaignd/requests", None)
+        .await
+        .json();
+    let bodies: Vec<&Value> = journal["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["body"])
+        .collect();
+    assert_eq!(bodies, [&Value::Null, &json!({"name": "Small"})]);
 }

@@ -13,6 +13,9 @@ use crate::{Change, Result, StoreError};
 /// The schema of the kept state.
 const START: &str = "campaignd_emulator_start";
 
+/// Longest a reset waits for the tables' locks.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The advisory lock ("cdrs") keeps and resets take turns on: two nodes
 /// (or a node and a test) keeping at once would race on the schema.
 const RESET_LOCK: i64 = 0x6364_7273;
@@ -77,13 +80,18 @@ pub(super) async fn clear(tx: &impl GenericClient) -> Result<()> {
 async fn delete_all(tx: &impl GenericClient) -> Result<()> {
     // Writers wait (readers do not) until the reset commits, so no write
     // lands between the deletes and the inserts. The order is the one
-    // writes take their locks in (a center or a campaign first, the rest
-    // after), so a write already holding one never deadlocks with this.
-    let mut sql = String::from(
+    // writes take their locks in (an import's staging rows first, then a
+    // center or a campaign, the rest after), so a write already holding
+    // one does not deadlock with this; and no lock is waited for past
+    // `LOCK_WAIT` (a 503, and nothing changed), so a long transaction
+    // elsewhere never leaves every write queued behind a reset.
+    let mut sql = format!(
         "SET LOCAL statement_timeout = 0;
-         LOCK TABLE contact_centers, campaigns, api_keys, users, campaign_users, leads, audit,
-             settings, imports, import_rows, lead_import_claims IN EXCLUSIVE MODE;
+         SET LOCAL lock_timeout = {};
+         LOCK TABLE imports, import_rows, contact_centers, campaigns, api_keys, users,
+             campaign_users, leads, audit, settings, lead_import_claims IN EXCLUSIVE MODE;
          DELETE FROM import_rows; DELETE FROM imports; DELETE FROM lead_import_claims;",
+        LOCK_WAIT.as_millis()
     );
     for table in Table::ALL.iter().rev() {
         sql.push_str(&format!("DELETE FROM public.{};", table.name()));

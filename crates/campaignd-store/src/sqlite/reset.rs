@@ -36,7 +36,47 @@ pub(super) fn keep(conn: &Connection, file: &Path) -> rusqlite::Result<()> {
         .to_str()
         .ok_or_else(|| rusqlite::Error::InvalidPath(file.to_path_buf()))?;
     conn.execute("VACUUM INTO ?1", [path])?;
+    // It holds the server secret and key hashes, as the database does.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    }
     Ok(())
+}
+
+/// Removes start-state copies beside `database` left by processes that
+/// are gone (killed before they could remove their own).
+pub(super) fn remove_stale(database: &Path) {
+    // Whether a process lives is read from /proc; without it, keep all.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let (Some(dir), Some(name)) = (database.parent(), database.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.emulator-start-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_string_lossy()
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Copies the start state in `file` back over the database `conn` (the

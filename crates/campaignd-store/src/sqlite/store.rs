@@ -529,6 +529,7 @@ impl ResetStore for SqliteStore {
         run_blocking(move || {
             let conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
             let file = inner.start_state_file();
+            reset::remove_stale(&inner.path);
             reset::keep(&conn, &file).map_err(map_err)?;
             *inner
                 .start_state
@@ -549,7 +550,12 @@ impl ResetStore for SqliteStore {
                 .clone()
                 .ok_or_else(|| StoreError::Internal("no start state was kept".into()))?;
             let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            reset::reset(&mut conn, &file).map_err(map_err)
+            let result = reset::reset(&mut conn, &file).map_err(map_err);
+            // Readers holding a snapshot from before the copy must not
+            // reuse it (the caches are emptied next, and would refill from
+            // it).
+            inner.saw_write();
+            result
         })
         .await
     }

@@ -24,6 +24,12 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let (store, _) = db::open(&config.database.url, config.database.pool_size()).await?;
     let shutdown = campaignd_server::shutdown_signal()?;
     if let Some(seed) = &config.emulator.seed {
+        // It replaces everything at every start: not for a real deployment.
+        anyhow::ensure!(
+            config.emulator.enabled,
+            "--seed replaces the database's contents at every start, so it is for emulator \
+             mode only: add --emulator"
+        );
         snapshot::load(&*store, seed).await?;
     }
     let demo_key = if config.server.demo {

@@ -79,10 +79,11 @@ pub(crate) async fn save(store: &dyn Store, args: &SaveArgs) -> anyhow::Result<(
 
 /// Replaces what `store` holds with the snapshot in `path` (`serve --seed`).
 pub(crate) async fn load(store: &dyn Store, path: &Path) -> anyhow::Result<()> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the seed {}", path.display()))?;
+    // Opened twice: once to check it whole, once to load it.
+    let open = || std::fs::File::open(path).map(BufReader::new);
+    open().with_context(|| format!("cannot open the seed {}", path.display()))?;
     let mut bars = Bars { current: None };
-    let result = campaignd_store::snapshot::load(store, BufReader::new(file), |t, done, total| {
+    let result = campaignd_store::snapshot::load(store, open, |t, done, total| {
         bars.update(t, done, total);
     })
     .await;

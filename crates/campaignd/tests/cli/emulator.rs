@@ -149,6 +149,20 @@ fn bad_rules_and_tokens_stop_the_start_and_say_why() {
         "{}",
         run.stderr()
     );
+    // A seed replaces the database at every start: emulator mode only.
+    let run = campaignd(
+        &db,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            bad.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_ne!(run.code(), 0);
+    assert!(run.stderr().contains("add --emulator"), "{}", run.stderr());
     // A token given is not printed.
     let shown = campaignd(
         &db,

@@ -401,11 +401,16 @@ pub(crate) const KEYS: &[Key] = &[
         path: "emulator.journal_size",
         env: "CAMPAIGND_JOURNAL_SIZE",
         flag: Some("--journal-size"),
-        doc: "Requests the journal keeps, newest first to stay (0 keeps none).",
+        doc: "Requests the journal keeps, at most 100000 (0 keeps none); the \
+              oldest go first. Bodies over 64 KiB are not kept.",
         example: None,
         secret: false,
         set: |c, s| {
-            c.emulator.journal_size = s.parse().map_err(|_| NON_NEGATIVE)?;
+            c.emulator.journal_size = s
+                .parse()
+                .ok()
+                .filter(|n| *n <= 100_000)
+                .ok_or("must be an integer from 0 to 100000")?;
             Ok(())
         },
         get: |c| Some(integer(c.emulator.journal_size)),
@@ -414,10 +419,10 @@ pub(crate) const KEYS: &[Key] = &[
         path: "emulator.seed",
         env: "CAMPAIGND_SEED",
         flag: Some("--seed"),
-        doc: "A snapshot (`campaignd snapshot save`) to replace the database's \
-              contents with at start; with --emulator, what a reset returns \
-              to. It runs before --demo, which then adds the demo center if \
-              the snapshot has none.",
+        doc: "With --emulator: a snapshot (`campaignd snapshot save`) to \
+              replace the database's contents with at every start, and what a \
+              reset returns to. It runs before --demo, which then adds the \
+              demo center if the snapshot has none.",
         example: Some("\"ci-seed.ndjson\""),
         secret: false,
         set: |c, s| {
