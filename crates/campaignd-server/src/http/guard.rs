@@ -19,7 +19,6 @@ use campaignd_store::WriteContext;
 
 use crate::http::error::ApiError;
 use crate::http::request_id::RequestId;
-use crate::http::router::template_of;
 use crate::runtime::faults::{Action, Request as FaultedRequest};
 use crate::runtime::metrics::Limited;
 use crate::runtime::ratelimit::{Decision, Subject};
@@ -145,7 +144,12 @@ impl<S: RequiredScope> Caller<S> {
         {
             let request = FaultedRequest {
                 method: parts.method.as_str(),
-                route: route.or_else(|| template_of(&parts.extensions)),
+                route: route.or_else(|| {
+                    parts
+                        .extensions
+                        .get::<axum::extract::MatchedPath>()
+                        .map(axum::extract::MatchedPath::as_str)
+                }),
                 key_id: grant.key_id,
                 center: grant.contact_center_id,
             };

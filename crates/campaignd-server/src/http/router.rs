@@ -171,7 +171,7 @@ async fn not_found() -> Response {
 pub(crate) struct Template(pub(crate) &'static str);
 
 /// The template a routed request matched, from axum's `MatchedPath`.
-pub(crate) fn template_of(extensions: &axum::http::Extensions) -> Option<&'static str> {
+fn template_of(extensions: &axum::http::Extensions) -> Option<&'static str> {
     extensions
         .get::<MatchedPath>()
         .and_then(|m| templates().find(|t| *t == m.as_str()))

@@ -42,6 +42,9 @@ pub(crate) struct Emulator {
     token: [u8; 32],
     pub(crate) faults: Faults,
     pub(crate) journal: Journal,
+    /// The route templates a rule may name, given by the server at start
+    /// (they belong to the HTTP layer, above this one).
+    routes: std::sync::OnceLock<&'static [&'static str]>,
 }
 
 impl Emulator {
@@ -52,19 +55,21 @@ impl Emulator {
             token: Sha256::digest(config.admin_token.as_bytes()).into(),
             faults: Faults::default(),
             journal: Journal::new(config.journal_size),
+            routes: std::sync::OnceLock::new(),
         }
     }
 
-    /// Puts `config`'s fault rules in force, each checked against `store`
-    /// (a rule may name a contact center) and `routes` (the templates a
-    /// rule may name); the first invalid one is refused, by its position
-    /// and fields.
+    /// Learns the templates a rule may name (`routes`), then puts
+    /// `config`'s fault rules in force, each checked against `store` (a
+    /// rule may name a contact center) and those templates; the first
+    /// invalid one is refused, by its position and fields.
     pub(crate) async fn load_faults(
         &self,
         config: &EmulatorConfig,
         store: &dyn Store,
-        routes: &[&'static str],
+        routes: &'static [&'static str],
     ) -> Result<(), String> {
+        let _ = self.routes.set(routes);
         for (i, value) in config.faults.iter().enumerate() {
             let rule = parse_rule(value, store, routes)
                 .await
@@ -72,6 +77,11 @@ impl Emulator {
             self.faults.add(rule);
         }
         Ok(())
+    }
+
+    /// The route templates a rule may name.
+    pub(crate) fn routes(&self) -> &'static [&'static str] {
+        self.routes.get().copied().unwrap_or_default()
     }
 
     /// Whether `token` (a Bearer credential) is the admin token.

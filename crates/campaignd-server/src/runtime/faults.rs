@@ -314,7 +314,7 @@ impl Rule {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Request<'a> {
     pub(crate) method: &'a str,
-    pub(crate) route: Option<&'static str>,
+    pub(crate) route: Option<&'a str>,
     pub(crate) key_id: ApiKeyId,
     pub(crate) center: ContactCenterId,
 }

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use crate::http::error::{ApiError, json_response};
 use crate::http::extract::{Json, JsonBody};
 use crate::http::guard::bearer_token;
-use crate::http::router::API_TEMPLATES;
 use crate::http::schemas::{FieldErrorsBody, SimpleError};
 use crate::runtime::emulator::{Emulator, RuleError, parse_rule};
 use crate::runtime::journal::{Filter, Since};
@@ -85,7 +84,7 @@ pub(crate) async fn add_fault(
         Ok(rule) => rule,
         Err(e) => return e.into_response(),
     };
-    match parse_rule(&value, &*app.store, API_TEMPLATES).await {
+    match parse_rule(&value, &*app.store, emulator.routes()).await {
         Ok(rule) => json(
             StatusCode::CREATED,
             &json!({"fault": emulator.faults.add(rule)}),
@@ -183,7 +182,7 @@ pub(crate) async fn list_requests(
         Ok(emulator) => emulator,
         Err(e) => return e.into_response(),
     };
-    let filter = match journal_filter(query.as_deref().unwrap_or("")) {
+    let filter = match journal_filter(query.as_deref().unwrap_or(""), emulator.routes()) {
         Ok(filter) => filter,
         Err(errors) => return ApiError::Validation(errors).into_response(),
     };
@@ -249,14 +248,14 @@ pub(crate) async fn reset(State(app): State<AppState>, headers: HeaderMap) -> Re
 
 /// The journal filter a query string asks for; unknown parameters are
 /// ignored, as the API's lists ignore them.
-fn journal_filter(query: &str) -> Result<Filter, FieldErrors> {
+fn journal_filter(query: &str, routes: &[&str]) -> Result<Filter, FieldErrors> {
     let mut filter = Filter::default();
     let mut errors = FieldErrors::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         match &*name {
             "method" => filter.method = Some(value.into_owned()),
             "route" => {
-                if API_TEMPLATES.contains(&&*value) {
+                if routes.contains(&&*value) {
                     filter.route = Some(value.into_owned());
                 } else {
                     errors.add("route", "must be a route template of the API");
@@ -279,7 +278,7 @@ fn journal_filter(query: &str) -> Result<Filter, FieldErrors> {
 }
 
 /// The control API's part of the OpenAPI document, served only in emulator
-/// mode (see [`crate::http::openapi::document`]).
+/// mode (the OpenAPI module merges it into the served document).
 pub(crate) mod doc {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
