@@ -81,15 +81,59 @@ if [ -z "$key" ] || ! curl -fsS -o /dev/null "$base/healthz"; then
   exit 1
 fi
 
-start=$SECONDS
-# Hypothesis keeps caches beside the run; keep them out of the work tree.
-HYPOTHESIS_STORAGE_DIRECTORY="$work/hypothesis" \
-  "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$base/api/v4/openapi.json" \
-    --checks all \
-    --max-examples "$examples" \
-    --seed "$seed" \
-    --header "Authorization: Bearer $key" \
-    --generation-database none \
-    --no-color \
-    "$@"
-echo "schemathesis: no failures in $((SECONDS - start))s"
+# The other callers: a key of each scope alone, and a key of a second
+# contact center that sees none of the demo's data. The demo prints its key
+# of every scope and one of campaigns.read alone.
+read_key=$(sed -n 's|^demo read-only key: ||p' "$work/stdout")
+admin() { CAMPAIGND_DATABASE_URL="sqlite://$work/demo.db" "$target/release/campaignd" "$@"; }
+manage_key=$(admin key create --center demo --scope campaigns.manage --name schemathesis)
+users_key=$(admin key create --center demo --scope users.read --name schemathesis)
+admin center create schemathesis-other > /dev/null
+foreign_key=$(admin key create --center schemathesis-other --scope campaigns.read \
+  --scope campaigns.manage --scope users.read --name schemathesis)
+
+# One run per caller, each with a seed of its own (the same seed would
+# make the same names, which the center already holds). Every phase; the
+# stateful one follows the document's links (create -> get, patch, delete,
+# lifecycle, users, leads). The demo's own key gets the most cases; the
+# others see mostly 403s and 404s and need fewer to cover them.
+runs=0
+run() {
+  local label=$1 key=$2 examples=$3
+  shift 3
+  runs=$((runs + 1))
+  echo "=== schemathesis as $label ($examples cases per operation) ==="
+  local start=$SECONDS
+  # Hypothesis keeps caches beside the run; keep them out of the work tree.
+  HYPOTHESIS_STORAGE_DIRECTORY="$work/hypothesis" \
+    "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$base/api/v4/openapi.json" \
+      --checks all \
+      --max-examples "$examples" \
+      --seed "$((seed + runs - 1))" \
+      --header "Authorization: Bearer $key" \
+      --generation-database none \
+      --no-color \
+      "$@"
+  echo "schemathesis as $label: no failures in $((SECONDS - start))s"
+}
+few=$((examples / 10 > 0 ? examples / 10 : 1))
+run "the demo's key of every scope" "$key" "$examples" "$@"
+run "another center's key" "$foreign_key" "$few" "$@"
+# A key lacking a scope is refused (403) by every operation that needs it,
+# which is the point of these runs: the warning that operations answered
+# only 401/403 is expected here. `--warnings` names the warnings shown,
+# and one not shown cannot fail the run: every other one of fail-on is
+# shown, and still fails it.
+# Without campaigns.manage nothing can be created, so no link can be
+# followed: those two runs skip the stateful phase.
+scoped_warnings=$(sed -n 's/^fail-on = \[\(.*\)\]/\1/p' .ci/schemathesis.toml |
+  tr -d '" ' | tr ',' '\n' | grep -vx missing_auth | paste -sd, -) || true
+if [ -z "$scoped_warnings" ] || [ -z "$read_key" ]; then
+  echo "schemathesis: cannot read warnings.fail-on from .ci/schemathesis.toml, or the demo's read-only key" >&2
+  exit 1
+fi
+run "a manage-only key" "$manage_key" "$few" --warnings "$scoped_warnings" "$@"
+run "a read-only key" "$read_key" "$few" --warnings "$scoped_warnings" \
+  --phases examples,coverage,fuzzing "$@"
+run "a users.read-only key" "$users_key" "$few" --warnings "$scoped_warnings" \
+  --phases examples,coverage,fuzzing "$@"

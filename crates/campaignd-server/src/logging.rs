@@ -10,16 +10,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// Crates that log the data they carry at debug level: tokio-postgres
+/// prints every statement's parameters (lead numbers, names). Held at
+/// `info` unless the filter names them itself, so `CAMPAIGND_LOG=debug`
+/// debugs campaignd without copying its data into the log.
+const DATA_LOGGING_TARGETS: [&str; 1] = ["tokio_postgres"];
+
 /// Installs the global subscriber: `RUST_LOG` (or `CAMPAIGND_LOG`) filters,
-/// default `info`.
+/// default `info`; see [`DATA_LOGGING_TARGETS`].
 pub fn init(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("CAMPAIGND_LOG")
+    let spec = std::env::var("CAMPAIGND_LOG")
         .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| {
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
-        });
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let mut filter = EnvFilter::new(&spec);
+    for target in DATA_LOGGING_TARGETS {
+        if !spec.contains(target) {
+            filter =
+                filter.add_directive(format!("{target}=info").parse().expect("a valid directive"));
+        }
+    }
     let _ = LOG_FORMAT.set(format);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -42,7 +43,12 @@ pub struct Limits {
     pub max_connections: u32,
     /// Time allowed to send a request head.
     pub header_read_timeout: Duration,
-    /// Time in-flight requests get after a shutdown signal.
+    /// Time between a shutdown signal and closing the listener, while
+    /// `/readyz` answers 503 and requests are still served: a load
+    /// balancer sees the node go unready and stops sending to it before
+    /// it stops accepting.
+    pub shutdown_delay: Duration,
+    /// Time in-flight requests get once the listener is closed.
     pub shutdown_grace: Duration,
 }
 
@@ -76,6 +82,18 @@ pub async fn serve(
         .context("cannot read the change log")?;
     let follow = tokio::spawn(follow_changes(watcher, store.change_hints()));
     let upkeep = tokio::spawn(upkeep(app.clone()));
+    let draining = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        draining.draining.store(true, Ordering::Relaxed);
+        if !limits.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_ms = limits.shutdown_delay.as_millis(),
+                "shutdown signal: /readyz answers 503; serving until the delay ends"
+            );
+            tokio::time::sleep(limits.shutdown_delay).await;
+        }
+    };
     let result = serve_http(listener, Front::new(app.clone()), limits, shutdown).await;
     follow.abort();
     upkeep.abort();

@@ -74,6 +74,9 @@ pub(crate) struct App {
     /// The served OpenAPI document, built on first request (it depends
     /// only on the build and the configuration).
     pub(crate) openapi: std::sync::OnceLock<bytes::Bytes>,
+    /// Set once a shutdown signal arrives: `/readyz` answers 503 from then
+    /// on, while requests are still served.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
     /// Configuration.
     pub(crate) config: AppConfig,
 }
@@ -139,6 +142,7 @@ impl AppState {
             metrics: Metrics::default(),
             lead_imports: Arc::default(),
             openapi: std::sync::OnceLock::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             store,
             config,
         })))

@@ -161,6 +161,7 @@ impl EmulatorBuilder {
         let limits = Limits {
             max_connections: 256,
             header_read_timeout: std::time::Duration::from_secs(5),
+            shutdown_delay: std::time::Duration::ZERO,
             shutdown_grace: std::time::Duration::from_secs(5),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

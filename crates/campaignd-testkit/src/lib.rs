@@ -196,6 +196,7 @@ impl Default for Settings {
             limits: Limits {
                 max_connections: 64,
                 header_read_timeout: Duration::from_secs(5),
+                shutdown_delay: Duration::ZERO,
                 shutdown_grace: Duration::from_secs(5),
             },
         }

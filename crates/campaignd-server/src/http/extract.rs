@@ -383,6 +383,26 @@ impl<S: Sync> FromRequestParts<S> for IfMatch {
 mod tests {
     use super::*;
 
+    /// Any query string: a page within the API's bounds, or errors naming
+    /// only `limit` and `offset`.
+    #[test]
+    fn fuzz_page_query() {
+        campaignd_fuzz::fuzz("page_query", |input| {
+            let query = String::from_utf8_lossy(input);
+            match PageQuery::parse(Some(&query)) {
+                Ok(PageQuery(page)) => {
+                    assert!((1..=campaignd_store::Page::MAX_LIMIT).contains(&page.limit));
+                    assert!(i64::try_from(page.offset).is_ok());
+                }
+                Err(errors) => {
+                    for (key, _) in errors.iter() {
+                        assert!(["limit", "offset"].contains(&key), "an error names {key}");
+                    }
+                }
+            }
+        });
+    }
+
     #[test]
     fn segments_are_matched_raw_against_the_template() {
         let t = "/api/v4/campaigns/{campaign_id}/users/{user_id}";

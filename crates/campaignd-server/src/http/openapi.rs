@@ -14,13 +14,18 @@ use bytes::Bytes;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::{Header, HeaderBuilder};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::response::Response as DocResponse;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::error::json_response;
+use crate::http::routes::campaigns::{GET_CAMPAIGN, LIST_CAMPAIGNS};
+use crate::http::routes::manage::{PAUSE_CAMPAIGN, START_CAMPAIGN, STOP_CAMPAIGN};
+use crate::http::routes::users::CAMPAIGN_USERS;
 use crate::http::schemas::{
     AddedUsers, AmdVoicemailMessage, AmdVoicemailMessageInput, AssignUsers, CallerIdSet, Campaign,
     CampaignCreate, CampaignEnvelope, CampaignFollowUpMode, CampaignList, CampaignListItem,
@@ -178,29 +183,83 @@ impl Modify for Headers {
 /// request's `user_ids` to a path's `{user_id}`.
 struct Links;
 
+/// The answers that always carry a campaign: (path, method, status, where
+/// its id is in the body). Not a list page, which may be empty.
+const CAMPAIGN_ANSWERS: [(&str, HttpMethod, &str, &str); 6] = [
+    (LIST_CAMPAIGNS, HttpMethod::Post, "201", "/campaign/id"),
+    (GET_CAMPAIGN, HttpMethod::Get, "200", "/campaign/id"),
+    (GET_CAMPAIGN, HttpMethod::Patch, "200", "/campaign/id"),
+    (START_CAMPAIGN, HttpMethod::Post, "200", "/id"),
+    (PAUSE_CAMPAIGN, HttpMethod::Post, "200", "/id"),
+    (STOP_CAMPAIGN, HttpMethod::Post, "200", "/id"),
+];
+
+/// What a campaign's id opens: (link name, operation).
+const CAMPAIGN_USES: [(&str, &str); 10] = [
+    ("GetCampaign", "get_campaign"),
+    ("UpdateCampaign", "update_campaign"),
+    ("DeleteCampaign", "delete_campaign"),
+    ("StartCampaign", "start_campaign"),
+    ("PauseCampaign", "pause_campaign"),
+    ("StopCampaign", "stop_campaign"),
+    ("ListCampaignUsers", "list_campaign_users"),
+    ("AssignCampaignUsers", "assign_campaign_users"),
+    ("ImportCampaignLeads", "import_campaign_leads"),
+    ("ListCampaignLeads", "list_campaign_leads"),
+];
+
+impl Links {
+    /// The documented answer `status` of `method path`. Every one named
+    /// here is documented, so a renamed route fails the first document
+    /// built (in every test) instead of losing its links quietly.
+    fn answer<'a>(
+        openapi: &'a mut utoipa::openapi::OpenApi,
+        path: &str,
+        method: &HttpMethod,
+        status: &str,
+    ) -> &'a mut DocResponse {
+        let item = openapi.paths.paths.get_mut(path);
+        let operation = item.and_then(|item| match method {
+            HttpMethod::Get => item.get.as_mut(),
+            HttpMethod::Post => item.post.as_mut(),
+            HttpMethod::Patch => item.patch.as_mut(),
+            _ => None,
+        });
+        match operation.and_then(|op| op.responses.responses.get_mut(status)) {
+            Some(RefOr::T(response)) => response,
+            _ => panic!("{path} has no {status} answer to link from"),
+        }
+    }
+
+    fn link(operation: &str, description: String) -> LinkBuilder {
+        LinkBuilder::new()
+            .operation_id(operation)
+            .description(description)
+    }
+}
+
 impl Modify for Links {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let Some(item) = openapi
-            .paths
-            .paths
-            .get_mut("/api/v4/campaigns/{campaign_id}/users")
-        else {
-            return;
-        };
-        let Some(RefOr::T(ok)) = item
-            .post
-            .as_mut()
-            .and_then(|op| op.responses.responses.get_mut("200"))
-        else {
-            return;
-        };
-        let remove = utoipa::openapi::link::LinkBuilder::new()
-            .operation_id("remove_campaign_user")
-            .parameter("campaign_id", "$request.path.campaign_id")
-            .parameter("user_id", "$response.body#/added_users/0/id")
-            .description("Remove the first user this call assigned")
-            .build();
-        ok.links.insert("RemoveAddedUser".into(), RefOr::T(remove));
+        for (path, method, status, id) in CAMPAIGN_ANSWERS {
+            let answer = Self::answer(openapi, path, &method, status);
+            for (name, operation) in CAMPAIGN_USES {
+                let link = Self::link(operation, format!("{operation} on this campaign"))
+                    .parameter("campaign_id", format!("$response.body#{id}"))
+                    .build();
+                answer.links.insert(name.into(), RefOr::T(link));
+            }
+        }
+        // Only the users this call added: a listing may be empty.
+        let link = Self::link(
+            "remove_campaign_user",
+            "Remove the first user this call assigned".into(),
+        )
+        .parameter("campaign_id", "$request.path.campaign_id")
+        .parameter("user_id", "$response.body#/added_users/0/id")
+        .build();
+        Self::answer(openapi, CAMPAIGN_USERS, &HttpMethod::Post, "200")
+            .links
+            .insert("RemoveAddedUser".into(), RefOr::T(link));
     }
 }
 

@@ -3,8 +3,10 @@
 
 mod emulator;
 mod hardening;
+mod isolation;
 mod leads;
 mod manage;
 mod openapi;
+mod properties;
 mod read;
 mod users;

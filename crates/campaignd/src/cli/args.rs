@@ -43,7 +43,8 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the HTTP API (Get campaign, Get list of campaigns, health,
-    /// OpenAPI). Stops on SIGTERM or SIGINT after in-flight requests finish.
+    /// OpenAPI). On SIGTERM or SIGINT, /readyz answers 503 for the shutdown
+    /// delay, then the listener closes and in-flight requests finish.
     ///
     /// Each flag has a CAMPAIGND_* environment variable and a key in the
     /// config file; flags win over the environment, which wins over the
@@ -554,6 +555,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DURATION")]
     request_timeout: Option<String>,
     #[arg(long, value_name = "DURATION")]
+    shutdown_delay: Option<String>,
+    #[arg(long, value_name = "DURATION")]
     shutdown_grace: Option<String>,
     #[arg(long, value_name = "MIB")]
     cache_mb: Option<String>,
@@ -591,6 +594,7 @@ impl ServeArgs {
             ("--max-connections", &self.max_connections),
             ("--header-read-timeout", &self.header_read_timeout),
             ("--request-timeout", &self.request_timeout),
+            ("--shutdown-delay", &self.shutdown_delay),
             ("--shutdown-grace", &self.shutdown_grace),
             ("--cache-mb", &self.cache_mb),
             ("--worker-threads", &self.worker_threads),

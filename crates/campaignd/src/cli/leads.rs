@@ -364,3 +364,39 @@ pub(crate) async fn list(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any input: a header refused, or leads of the known fields only, at
+    /// most one a line, and the read ends.
+    #[test]
+    fn fuzz_csv_leads() {
+        const FIELDS: [&str; 6] = [
+            "phone_number",
+            "name",
+            "priority",
+            "active",
+            "source",
+            "context_headers",
+        ];
+        campaignd_fuzz::fuzz("csv_leads", |input| {
+            let Ok(leads) = CsvLeads::new(input) else {
+                return;
+            };
+            let lines = input.iter().filter(|&&b| b == b'\n' || b == b'\r').count() + 1;
+            let mut read = 0;
+            for lead in leads {
+                read += 1;
+                assert!(read <= lines, "more leads than lines");
+                let Ok(lead) = lead else {
+                    continue;
+                };
+                for key in lead.as_object().expect("a lead is an object").keys() {
+                    assert!(FIELDS.contains(&key.as_str()), "a lead has {key}");
+                }
+            }
+        });
+    }
+}

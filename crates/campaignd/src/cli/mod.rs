@@ -41,17 +41,19 @@ pub(crate) fn main() -> ExitCode {
         Command::Get {
             campaign_id,
             remote,
-        } => block_on(0, async move { remote::get(&remote, campaign_id).await }),
-        Command::List { args, remote } => {
-            block_on(0, async move { remote::list(&remote, &args).await })
-        }
+        } => block_on(0, BLOCKING_THREADS, async move {
+            remote::get(&remote, campaign_id).await
+        }),
+        Command::List { args, remote } => block_on(0, BLOCKING_THREADS, async move {
+            remote::list(&remote, &args).await
+        }),
         Command::Users {
             campaign,
             limit,
             offset,
             all,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::users(&remote, campaign, (limit, offset), all).await
         }),
         Command::Leads {
@@ -60,26 +62,32 @@ pub(crate) fn main() -> ExitCode {
             offset,
             all,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             leads::list(&remote, campaign_id, (limit, offset), all).await
         }),
-        Command::ImportLeads(args) => block_on(0, async move { leads::import(&args).await }),
-        Command::Copy(args) => block_on(0, async move { copy::run(&args).await }),
+        Command::ImportLeads(args) => {
+            block_on(
+                0,
+                BLOCKING_THREADS,
+                async move { leads::import(&args).await },
+            )
+        }
+        Command::Copy(args) => block_on(0, BLOCKING_THREADS, async move { copy::run(&args).await }),
         Command::Assign {
             campaign_id,
             user_ids,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::assign(&remote, campaign_id, &user_ids).await
         }),
         Command::Unassign {
             campaign_id,
             user_id,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::unassign(&remote, campaign_id, user_id).await
         }),
-        Command::Create { body, remote } => block_on(0, async move {
+        Command::Create { body, remote } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Create(body)).await
         }),
         Command::Update {
@@ -87,35 +95,35 @@ pub(crate) fn main() -> ExitCode {
             body,
             if_match,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Update(campaign_id, body, if_match)).await
         }),
         Command::Delete {
             campaign_id,
             if_match,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Delete(campaign_id, if_match)).await
         }),
         Command::Start {
             campaign_id,
             if_match,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Start(campaign_id, if_match)).await
         }),
         Command::Pause {
             campaign_id,
             if_match,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Pause(campaign_id, if_match)).await
         }),
         Command::Stop {
             campaign_id,
             if_match,
             remote,
-        } => block_on(0, async move {
+        } => block_on(0, BLOCKING_THREADS, async move {
             remote::write(&remote, remote::Write::Stop(campaign_id, if_match)).await
         }),
         Command::Config(ConfigCommand::Default) => print_stdout(&config::example()),
@@ -134,9 +142,13 @@ pub(crate) fn main() -> ExitCode {
                 Command::Serve(_) => {
                     let config = effective.config;
                     campaignd_server::logging::init(config.log.format);
-                    block_on(config.worker_threads(), serve::run(config))
+                    let blocking = blocking_threads(config.database.pool_size());
+                    block_on(config.worker_threads(), blocking, serve::run(config))
                 }
-                command => block_on(0, admin(command, effective.config.database)),
+                command => {
+                    let blocking = blocking_threads(effective.config.database.pool_size());
+                    block_on(0, blocking, admin(command, effective.config.database))
+                }
             }
         }
     };
@@ -151,8 +163,23 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// Runs `work` on a runtime with `workers` threads (0: one per core).
-fn block_on(workers: usize, work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+/// The runtime's blocking pool, at least (see [`block_on`]).
+const BLOCKING_THREADS: usize = 8;
+
+/// The blocking pool for a database of `pool_size` connections: room for
+/// SQLite's pooled reads (one fewer than its readers) and a few admin
+/// writes beside them.
+fn blocking_threads(pool_size: std::num::NonZeroU32) -> usize {
+    (pool_size.get() as usize + 4).max(BLOCKING_THREADS)
+}
+
+/// Runs `work` on a runtime with `workers` threads (0: one per core) and
+/// at most `blocking` threads for blocking calls.
+fn block_on(
+    workers: usize,
+    blocking: usize,
+    work: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     // One thread of work (one usable core, or worker_threads = 1): the
     // single-threaded scheduler, which polls tasks without the work-stealing
     // machinery (queues, wake-ups, parking) a pool needs.
@@ -165,7 +192,13 @@ fn block_on(workers: usize, work: impl Future<Output = anyhow::Result<()>>) -> a
         }
         builder
     };
+    // SQLite's pooled reads (one fewer than its readers at once) and its
+    // rare admin writes are the blocking pool's only work. Uncapped, it kept a thread
+    // for every read that started before the last one's thread was idle
+    // again (25 after a burst of list reads), each with its stack and
+    // allocator heap, and idle threads woken in turn never retired.
     let runtime = builder
+        .max_blocking_threads(blocking)
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;

@@ -328,6 +328,31 @@ mod tests {
 
     use super::*;
 
+    /// Any input: records numbered 1, 2, 3... on lines in order and within
+    /// the input, and the read ends.
+    #[test]
+    fn fuzz_import_records() {
+        campaignd_fuzz::fuzz("import_records", |input| {
+            let lines = newlines(input) + 1;
+            let mut expected = 1;
+            let mut last_line = 1;
+            for (n, item) in Records::new(input).enumerate() {
+                assert!(n <= input.len(), "more records than bytes");
+                let Ok(record) = item else {
+                    continue;
+                };
+                let (Record::Value(at, _) | Record::Invalid(at, _)) = record;
+                assert_eq!(at.record, expected, "records out of order");
+                assert!(
+                    at.line >= last_line && at.line <= lines,
+                    "{at} of {lines} lines"
+                );
+                expected += 1;
+                last_line = at.line;
+            }
+        });
+    }
+
     /// A record as the tests compare it: number, line, value or problem.
     type Read = (usize, usize, Result<Value, String>);
 

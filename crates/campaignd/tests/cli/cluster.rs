@@ -17,24 +17,7 @@ use campaignd_store::{PostgresStore, issue_api_key};
 use campaignd_testkit::{PrivatePostgres, PrivateRedis};
 use serde_json::{Value, json};
 
-use crate::support::{self, serve_with};
-
-/// Quotas no test reaches, unless a test sets its own.
-const UNLIMITED: [&str; 8] = [
-    "--rate-limit-per-second",
-    "100000",
-    "--rate-limit-burst",
-    "100000",
-    "--write-rate-limit-per-second",
-    "100000",
-    "--write-rate-limit-burst",
-    "100000",
-];
-
-/// One cluster at a time: each is five servers on a small machine, and a
-/// test that counts admissions or times answers should not share the CPU
-/// with another cluster.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::{self, ONE_AT_A_TIME, UNLIMITED, serve_with};
 
 struct Cluster {
     postgres: PrivatePostgres,

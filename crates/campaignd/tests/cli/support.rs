@@ -6,6 +6,11 @@ use std::time::{Duration, Instant};
 
 use campaignd_testkit::{Run, TestDb};
 
+/// One heavy test at a time: a cluster is five servers on a small machine,
+/// a fault test loads one server to its limits, and a test that counts
+/// admissions or times answers should not share the CPU with another.
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A fresh database whose `run` runs this crate's `campaignd` binary.
 pub(crate) fn db() -> TestDb {
     TestDb::with_binary(env!("CARGO_BIN_EXE_campaignd"))
@@ -42,33 +47,45 @@ pub(crate) fn campaignd(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Run
     Run(child.wait_with_output().unwrap())
 }
 
+/// Quotas no test reaches, unless a test sets its own.
+pub(crate) const UNLIMITED: [&str; 8] = [
+    "--rate-limit-per-second",
+    "100000",
+    "--rate-limit-burst",
+    "100000",
+    "--write-rate-limit-per-second",
+    "100000",
+    "--write-rate-limit-burst",
+    "100000",
+];
+
 /// Starts `campaignd serve` on a free port over `url`, with quotas no test
 /// reaches; answers the process and its base URL.
 pub(crate) fn serve(url: &str) -> (Child, String) {
-    serve_with(
-        url,
-        &[
-            "--rate-limit-per-second",
-            "100000",
-            "--rate-limit-burst",
-            "100000",
-            "--write-rate-limit-per-second",
-            "100000",
-            "--write-rate-limit-burst",
-            "100000",
-        ],
-    )
+    serve_with(url, &UNLIMITED)
 }
 
 /// Starts `campaignd serve` on a free port over `url` with `args`; answers
 /// the process and its base URL.
 pub(crate) fn serve_with(url: &str, args: &[&str]) -> (Child, String) {
+    serve_logging(url, args, &[], Stdio::null())
+}
+
+/// [`serve_with`], with the variables `env` added and the log (standard
+/// error) sent to `log`.
+pub(crate) fn serve_logging(
+    url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_campaignd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env("CAMPAIGND_DATABASE_URL", url)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn campaignd serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

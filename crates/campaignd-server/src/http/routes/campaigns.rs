@@ -243,6 +243,33 @@ impl QueryParams for ListQuery {
 mod tests {
     use super::*;
 
+    /// Any query string: parsed within the API's bounds, or refused naming
+    /// only parameters the endpoint knows.
+    #[test]
+    fn fuzz_list_query() {
+        const KNOWN: [&str; 7] = [
+            "limit", "offset", "name", "status", "strategy", "method", "live",
+        ];
+        campaignd_fuzz::fuzz("list_query", |input| {
+            let query = String::from_utf8_lossy(input);
+            match parse_list_query(Some(&query)) {
+                Ok(q) => {
+                    assert!((1..=Page::MAX_LIMIT).contains(&q.page.limit), "{q:?}");
+                    assert!(i64::try_from(q.page.offset).is_ok(), "{q:?}");
+                    if let Some(name) = &q.filter.name {
+                        assert!(!name.is_empty() && name.chars().count() <= 255);
+                    }
+                }
+                Err(errors) => {
+                    assert!(!errors.is_empty());
+                    for (key, _) in errors.iter() {
+                        assert!(KNOWN.contains(&key), "an error names {key}");
+                    }
+                }
+            }
+        });
+    }
+
     #[test]
     fn list_queries_report_one_key_per_bad_parameter() {
         let errors = parse_list_query(Some(

@@ -1,5 +1,6 @@
 //! Liveness and readiness, without a key.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,9 +22,12 @@ pub(crate) async fn healthz() -> Response {
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "get_readyz",
     responses(
         (status = 200, description = "Storage is reachable", body = crate::http::schemas::Readiness, example = json!({"status": "ready"})),
-        (status = 503, description = "Storage is unreachable", body = crate::http::schemas::SimpleError, example = json!({"error": "Service Unavailable"})),
+        (status = 503, description = "Storage is unreachable, or the node is shutting down", body = crate::http::schemas::SimpleError, example = json!({"error": "Service Unavailable"})),
     ))]
 pub(crate) async fn readyz(State(app): State<AppState>) -> Response {
+    if app.draining.load(Ordering::Relaxed) {
+        return ApiError::Unavailable.into_response();
+    }
     match tokio::time::timeout(Duration::from_secs(1), app.store.ping()).await {
         Ok(Ok(())) => json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#)),
         Ok(Err(e)) => {

@@ -151,10 +151,26 @@ pub(crate) const KEYS: &[Key] = &[
         get: |c| Some(text(format_duration(c.server.request_timeout))),
     },
     Key {
+        path: "server.shutdown_delay",
+        env: "CAMPAIGND_SHUTDOWN_DELAY",
+        flag: Some("--shutdown-delay"),
+        doc: "On SIGTERM or SIGINT, how long to keep serving with /readyz answering 503 \
+              before the listener closes, so a load balancer stops sending new requests \
+              first (0s: close at once).",
+        example: None,
+        secret: false,
+        set: |c, s| {
+            c.server.shutdown_delay = parse_duration(s)?;
+            Ok(())
+        },
+        get: |c| Some(text(format_duration(c.server.shutdown_delay))),
+    },
+    Key {
         path: "server.shutdown_grace",
         env: "CAMPAIGND_SHUTDOWN_GRACE",
         flag: Some("--shutdown-grace"),
-        doc: "On SIGTERM or SIGINT, how long in-flight requests get to finish.",
+        doc: "On SIGTERM or SIGINT, how long in-flight requests get to finish once the \
+              listener is closed.",
         example: None,
         secret: false,
         set: |c, s| {

@@ -61,7 +61,10 @@ pub(crate) struct Server {
     pub(crate) header_read_timeout: Duration,
     /// Longest the storage work of a request may take.
     pub(crate) request_timeout: Duration,
-    /// Time in-flight requests get after a shutdown signal.
+    /// Time between a shutdown signal and closing the listener, with
+    /// `/readyz` answering 503.
+    pub(crate) shutdown_delay: Duration,
+    /// Time in-flight requests get once the listener is closed.
     pub(crate) shutdown_grace: Duration,
     /// Memory for cached rendered responses, in MiB.
     pub(crate) cache_mb: usize,
@@ -169,6 +172,7 @@ impl Default for Config {
                 max_connections: 1024,
                 header_read_timeout: Duration::from_secs(5),
                 request_timeout: Duration::from_secs(10),
+                shutdown_delay: Duration::from_secs(1),
                 shutdown_grace: Duration::from_secs(30),
                 cache_mb: 16,
                 worker_threads: None,
@@ -230,6 +234,7 @@ impl Config {
         Limits {
             max_connections: self.server.max_connections.max(1),
             header_read_timeout: self.server.header_read_timeout,
+            shutdown_delay: self.server.shutdown_delay,
             shutdown_grace: self.server.shutdown_grace,
         }
     }
