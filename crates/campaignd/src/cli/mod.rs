@@ -164,13 +164,13 @@ pub(crate) fn main() -> ExitCode {
 }
 
 /// The runtime's blocking pool, at least (see [`block_on`]).
-const BLOCKING_THREADS: usize = 8;
+const BLOCKING_THREADS: usize = 4;
 
-/// The blocking pool for a database of `pool_size` connections: room for
-/// SQLite's pooled reads (one fewer than its readers) and a few admin
-/// writes beside them.
+/// The blocking pool for a database of `pool_size` connections: SQLite's
+/// pooled reads (one fewer than its readers) and two more, for an admin
+/// write beside them. More would only wait for a connection; fewer queue.
 fn blocking_threads(pool_size: std::num::NonZeroU32) -> usize {
-    (pool_size.get() as usize + 4).max(BLOCKING_THREADS)
+    (pool_size.get() as usize + 1).max(BLOCKING_THREADS)
 }
 
 /// Runs `work` on a runtime with `workers` threads (0: one per core) and

@@ -4,10 +4,12 @@
 
 use campaignd_fuzz::fuzz;
 use campaignd_model::{
-    ApiKeyToken, Campaign, CampaignDocument, CampaignId, CampaignPatch, CampaignView, LeadEntry,
-    Status, SystemFields, Timestamp, parse_batch,
+    ApiKeyToken, CampaignDocument, CampaignId, CampaignPatch, CampaignView, LeadEntry,
+    SystemFields, parse_batch,
 };
 use serde_json::Value;
+
+use crate::campaign_of;
 
 /// A path's id parses only from its canonical text.
 #[test]
@@ -39,20 +41,6 @@ fn fuzz_api_key() {
             }
         }
     });
-}
-
-fn campaign_of(document: CampaignDocument) -> Campaign {
-    let created_at = document
-        .created_at
-        .or(document.updated_at)
-        .unwrap_or_else(|| Timestamp::from_unix_millis(0).unwrap());
-    Campaign {
-        id: document.id.unwrap_or(CampaignId::new(1).unwrap()),
-        status: document.status.unwrap_or(Status::Draft),
-        settings: document.settings,
-        created_at,
-        updated_at: document.updated_at.unwrap_or(created_at),
-    }
 }
 
 /// A create body or import record that validates renders to one that

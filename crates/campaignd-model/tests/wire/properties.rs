@@ -3,11 +3,12 @@
 //! smallest input that breaks it).
 
 use campaignd_model::{
-    ApiKeyToken, Campaign, CampaignDocument, CampaignId, CampaignPatch, CampaignView, Status,
-    SystemFields, Timestamp,
+    ApiKeyToken, CampaignDocument, CampaignId, CampaignPatch, CampaignView, SystemFields, Timestamp,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
+
+use crate::campaign_of;
 
 /// What SPEC §5 says a campaign id in a path is: digits only, no sign, no
 /// leading zero, positive, at most 2^63 - 1.
@@ -156,13 +157,8 @@ fn field_value(key: &'static str) -> BoxedStrategy<Value> {
             prop_oneof![Just(Value::Null), Just(json!("timer")), Just(json!("x"))].boxed()
         }
         "created_at" | "updated_at" => prop_oneof![
-            (0i64..4_102_444_800_000).prop_map(|ms| {
-                json!(
-                    campaignd_model::Timestamp::from_unix_millis(ms)
-                        .unwrap()
-                        .to_string()
-                )
-            }),
+            (0i64..4_102_444_800_000)
+                .prop_map(|ms| { json!(Timestamp::from_unix_millis(ms).unwrap().to_string()) }),
             Just(json!("yesterday")),
         ]
         .boxed(),
@@ -212,21 +208,6 @@ fn document() -> impl Strategy<Value = Value> {
                 .collect(),
         )
     })
-}
-
-/// The campaign a parsed document describes, system fields filled in.
-fn campaign_of(document: CampaignDocument) -> Campaign {
-    let created_at = document
-        .created_at
-        .or(document.updated_at)
-        .unwrap_or_else(|| Timestamp::from_unix_millis(1_700_000_000_000).unwrap());
-    Campaign {
-        id: document.id.unwrap_or(CampaignId::new(7).unwrap()),
-        status: document.status.unwrap_or(Status::Draft),
-        settings: document.settings,
-        created_at,
-        updated_at: document.updated_at.unwrap_or(created_at),
-    }
 }
 
 proptest! {

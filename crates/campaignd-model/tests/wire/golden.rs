@@ -4,7 +4,7 @@
 use campaignd_model::{Campaign, CampaignDocument, CampaignView, FieldErrors, SystemFields};
 use serde_json::{Value, json};
 
-const EXAMPLE: &str = include_str!("fixtures/get-campaign-3.json");
+const EXAMPLE: &str = include_str!("../fixtures/get-campaign-3.json");
 
 /// Removes insignificant whitespace from JSON text, keeping key order.
 fn minify(text: &str) -> String {
