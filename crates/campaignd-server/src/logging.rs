@@ -17,7 +17,8 @@ pub enum LogFormat {
 const DATA_LOGGING_TARGETS: [&str; 1] = ["tokio_postgres"];
 
 /// Installs the global subscriber: `RUST_LOG` (or `CAMPAIGND_LOG`) filters,
-/// default `info`; see [`DATA_LOGGING_TARGETS`].
+/// default `info`, with the crates that log the data they carry held at
+/// `info` unless the filter names them.
 pub fn init(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let spec = std::env::var("CAMPAIGND_LOG")
