@@ -22,6 +22,10 @@ path=${1:-/api/v4/campaigns/3}
 top=${2:-40}
 work=$(mktemp -d /tmp/campaignd-callgrind.XXXXXX)
 # KEEP=1 keeps the dumps (for callgrind_annotate --tree=caller and the like).
+# WARMUP=S sets campaignd's uncounted warm-up (default 3 s): a large database's
+# render cache takes many more requests to fill, several minutes under
+# valgrind (WARMUP=240 for the 1,000,000-campaign case).
+warmup=${WARMUP:-3}
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "dumps kept in $work" || rm -rf "$work"' EXIT
 
 if [ -z "${CAMPAIGND_BIN:-}" ] || [ -z "${CEILING_BIN:-}" ]; then
@@ -30,12 +34,13 @@ fi
 bin=${CAMPAIGND_BIN:-target/release/campaignd}
 ceiling=${CEILING_BIN:-target/release/examples/static_ceiling}
 
-# Count a steady load: zero, run wrk, dump; print "<requests> <instructions>".
+# Count a steady load: warm up for $4 seconds, zero, run wrk, dump; print
+# "<requests> <instructions>".
 measure() {
-  local pid=$1 url=$2 out=$3
-  shift 3
+  local pid=$1 url=$2 out=$3 warm=$4
+  shift 4
   # Warm up (connections, caches), then count.
-  wrk -t1 -c8 -d3s "$@" "$url" >/dev/null
+  wrk -t1 -c8 -d"${warm}s" "$@" "$url" >/dev/null
   callgrind_control -z "$pid" >/dev/null
   local reqs
   reqs=$(wrk -t1 -c8 -d5s "$@" "$url" | awk '/requests in/ {print $1}')
@@ -69,8 +74,8 @@ taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/ceiling.out" 
 ceiling_pid=$!
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18592/ >/dev/null 2>&1 && break; sleep 0.1; done
 
-read -r c_reqs c_ir _ < <(measure "$ceiling_pid" http://127.0.0.1:18592/ "$work/ceiling.out")
-read -r s_reqs s_ir s_dump < <(measure "$serve_pid" "http://127.0.0.1:18591$path" "$work/serve.out" \
+read -r c_reqs c_ir _ < <(measure "$ceiling_pid" http://127.0.0.1:18592/ "$work/ceiling.out" 3)
+read -r s_reqs s_ir s_dump < <(measure "$serve_pid" "http://127.0.0.1:18591$path" "$work/serve.out" "$warmup" \
   -H "Authorization: Bearer $key" ${SCRIPT:+-s "$SCRIPT"})
 
 awk -v cr="$c_reqs" -v ci="$c_ir" -v sr="$s_reqs" -v si="$s_ir" 'BEGIN {

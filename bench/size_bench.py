@@ -54,6 +54,13 @@ def populate(binary, work, case):
     return env, open(key_file).read().strip(), db
 
 
+def render_lookups(port):
+    """The render cache's (hits, misses) so far, from /metrics."""
+    text = read_bench.wait_http(port, "/metrics").decode()
+    found = dict(re.findall(r'campaignd_cache_lookups_total\{cache="renders",result="(\w+)"\} (\d+)', text))
+    return int(found.get("hit", 0)), int(found.get("miss", 0))
+
+
 def peak_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
@@ -106,7 +113,10 @@ end
         for r in range(args.rounds):
             print(f"round {r + 1} of {args.rounds} ...", file=sys.stderr)
             for case in CASES:
+                before = render_lookups(ports[case])
                 runs[case].append(read_bench.wrk(ports[case], "/", args.duration, script=scripts[case]))
+                (h0, m0), (h1, m1) = before, render_lookups(ports[case])
+                runs[case][-1]["hits"] = (h1 - h0) / max(1, h1 - h0 + m1 - m0)
         rss = {case: peak_rss_kib(servers[case].pid) for case in CASES}
     finally:
         for p in servers.values():
@@ -116,12 +126,15 @@ end
     ratio = [l["rps"] / s["rps"] for s, l in zip(runs["small"], runs["large"])]
     p50 = [l["p50_ms"] / s["p50_ms"] for s, l in zip(runs["small"], runs["large"])]
     print(f"server on CPU 0, wrk on CPU 1, 64 connections, {args.rounds} rounds of {args.duration}s runs")
-    print(f"{'case':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
+    print(f"{'case':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}"
+          f"{'cache hits':>12}")
     for case in CASES:
         m = {k: median([x[k] for x in runs[case]]) for k in runs[case][0]}
         print(f"{case:<10}{m['rps']:>10.0f}{m['p50_ms']:>9.3f}{m['p99_ms']:>9.3f}{m['non2xx']:>9.0f}"
-              f"{rss[case] / 1024:>14.1f}")
+              f"{rss[case] / 1024:>14.1f}{m['hits']:>12.1%}")
     print(f"large/small req/s: median {median(ratio):.2f} (per round: {' '.join(f'{x:.2f}' for x in ratio)})")
+    hits = " ".join(f"{x['hits']:.0%}" for x in runs["large"])
+    print(f"large case's render cache hits per round: {hits}")
     print(f"large/small p50:   median {median(p50):.2f} (per round: {' '.join(f'{x:.2f}' for x in p50)})")
     if not args.keep:
         shutil.rmtree(work)

@@ -21,6 +21,8 @@ use bytes::Bytes;
 use campaignd_model::{ApiKeyToken, CampaignId, ContactCenterId, EntityTag};
 use campaignd_store::KeyGrant;
 
+use crate::runtime::packed::{Dictionary, Packed};
+
 const SHARDS: usize = 16;
 
 /// The maps' hasher: foldhash, seeded per process. Several times cheaper
@@ -55,34 +57,85 @@ impl Rendered {
 }
 
 /// Everything cached for one contact center.
+#[derive(Default)]
 struct CenterEntries {
+    /// Campaign bodies kept as they are sent.
     campaigns: Map<CampaignId, Rendered>,
+    /// Campaign bodies kept packed.
+    packed: Map<CampaignId, Packed>,
     lists: Map<Box<str>, Rendered>,
+    /// Bytes of all three.
     bytes: usize,
+    /// Bytes of `campaigns`.
+    plain_bytes: usize,
 }
 
-impl Default for CenterEntries {
-    fn default() -> Self {
-        Self {
-            campaigns: map(),
-            lists: map(),
-            bytes: 0,
+/// Bytes a plain body is charged: its bytes, its tag and about what its
+/// map entry and handles take.
+fn plain_size(value: &Rendered) -> usize {
+    value.body.len() + value.etag.len() + 64
+}
+
+/// Bytes a packed body is charged: its own, and its map entry's.
+fn packed_size(value: &Packed) -> usize {
+    value.size() + size_of::<CampaignId>() + 8
+}
+
+/// Bytes freed: in all, and of plain campaign bodies.
+#[derive(Clone, Copy, Default)]
+struct Freed {
+    all: usize,
+    plain: usize,
+}
+
+impl CenterEntries {
+    /// What dropping all of these frees.
+    fn freed(&self) -> Freed {
+        Freed {
+            all: self.bytes,
+            plain: self.plain_bytes,
+        }
+    }
+
+    /// Drops campaign `id`'s body, in either form.
+    fn forget_campaign(&mut self, id: CampaignId) -> Freed {
+        let plain = self.campaigns.remove(&id).map_or(0, |old| plain_size(&old));
+        let packed = self.packed.remove(&id).map_or(0, |old| packed_size(&old));
+        self.bytes -= plain + packed;
+        self.plain_bytes -= plain;
+        Freed {
+            all: plain + packed,
+            plain,
         }
     }
 }
 
-/// Rendered bodies, per contact center, within a byte budget.
+/// Rendered bodies, per contact center, within a byte budget. Campaign
+/// bodies are kept as they are sent until they take [`PLAIN_SHARE`] of the
+/// budget, and packed after that (`runtime::packed`), so the budget holds
+/// four or five times as many: a hit on a packed body costs its unpacking,
+/// a fraction of a microsecond; a miss, a storage read several times that.
+/// A body keeps the form it was cached in: moving bodies between forms
+/// would free memory of one size and take memory of another, and the
+/// allocator would hold both.
 pub(crate) struct RenderCache {
     budget: usize,
     used: AtomicUsize,
+    /// Bytes of plain campaign bodies.
+    plain_used: AtomicUsize,
     generation: AtomicU64,
     hasher: foldhash::fast::RandomState,
-    shards: [Mutex<Map<ContactCenterId, CenterEntries>>; SHARDS],
+    dictionary: Dictionary,
+    shards: [Mutex<Shard>; SHARDS],
     fills: [tokio::sync::Mutex<()>; FILL_STRIPES],
 }
 
 /// Stripes of [`RenderCache::fill_turn`].
 const FILL_STRIPES: usize = 64;
+
+/// The share of the budget plain campaign bodies may take (1 / this): a
+/// few thousand, for the campaigns cached first, typically the ones polled.
+const PLAIN_SHARE: usize = 8;
 
 impl std::fmt::Debug for RenderCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,14 +155,18 @@ pub(crate) enum Slot<'a> {
     List(&'a str),
 }
 
+type Shard = Map<ContactCenterId, CenterEntries>;
+
 impl RenderCache {
     /// A cache holding at most about `budget` bytes of bodies.
     pub(crate) fn new(budget: usize) -> Self {
         Self {
             budget,
             used: AtomicUsize::new(0),
+            plain_used: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
             hasher: foldhash::fast::RandomState::default(),
+            dictionary: Dictionary::new(),
             shards: std::array::from_fn(|_| Mutex::new(map())),
             fills: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
@@ -132,8 +189,10 @@ impl RenderCache {
         self.fills[(hash as usize) % FILL_STRIPES].lock().await
     }
 
-    fn shard(&self, center: ContactCenterId) -> &Mutex<Map<ContactCenterId, CenterEntries>> {
-        &self.shards[(self.hasher.hash_one(center) as usize) % SHARDS]
+    fn lock(&self, center: ContactCenterId) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[(self.hasher.hash_one(center) as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The generation to pass to [`RenderCache::fill`] for a lookup starting now.
@@ -143,15 +202,23 @@ impl RenderCache {
 
     /// The cached body, if any.
     pub(crate) fn get(&self, center: ContactCenterId, slot: Slot<'_>) -> Option<Rendered> {
-        let shard = self
-            .shard(center)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entries = shard.get(&center)?;
-        match slot {
-            Slot::Campaign(id) => entries.campaigns.get(&id).cloned(),
-            Slot::List(query) => entries.lists.get(query).cloned(),
-        }
+        let packed = {
+            let shard = self.lock(center);
+            let entries = shard.get(&center)?;
+            match slot {
+                Slot::Campaign(id) => match entries.campaigns.get(&id) {
+                    Some(plain) => return Some(plain.clone()),
+                    None => entries.packed.get(&id)?.clone(),
+                },
+                Slot::List(query) => return entries.lists.get(query).cloned(),
+            }
+        };
+        // Outside the lock: the handle shares the packed bytes.
+        let (body, tag) = packed.unpack(&self.dictionary)?;
+        Some(Rendered {
+            body: Bytes::from(body),
+            etag: HeaderValue::from_bytes(tag).ok()?,
+        })
     }
 
     /// Caches `value` unless an invalidation ran since `generation` was read.
@@ -162,83 +229,135 @@ impl RenderCache {
         slot: Slot<'_>,
         value: Rendered,
     ) {
-        let size = value.body.len() + value.etag.len() + 64;
+        let size = plain_size(&value);
         if size > self.budget / 4 {
             return;
         }
-        let mut shard = self
-            .shard(center)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        if let Slot::Campaign(id) = slot
+            && self.plain_used.load(Ordering::Relaxed) + size > self.budget / PLAIN_SHARE
+        {
+            return self.fill_packed(generation, center, id, &value);
+        }
+        let mut shard = self.lock(center);
         // Checked under the shard lock, which invalidation also takes.
-        if self.generation.load(Ordering::Acquire) != generation {
+        if self.generation.load(Ordering::Acquire) != generation
+            || !self.make_room(&mut shard, center, size)
+        {
             return;
         }
-        while self.used.load(Ordering::Relaxed) + size > self.budget {
-            // Evict another contact center's entries: from this shard if it
-            // has one (HashMap order is arbitrary, as good as random here),
-            // else from any shard not locked right now (never wait on a
-            // second lock: that could deadlock with another fill).
-            if let Some(victim) = shard.keys().find(|c| **c != center).copied() {
-                let gone = shard.remove(&victim).expect("key just seen");
-                self.used.fetch_sub(gone.bytes, Ordering::Relaxed);
-                continue;
+        let entries = shard.entry(center).or_default();
+        let freed = match slot {
+            Slot::List(query) => {
+                let all = entries
+                    .lists
+                    .insert(query.into(), value)
+                    .map_or(0, |old| plain_size(&old));
+                entries.bytes -= all;
+                Freed { all, plain: 0 }
             }
-            let mut freed = false;
-            for other in &self.shards {
-                if let Ok(mut other) = other.try_lock()
-                    && let Some(victim) = other.keys().next().copied()
-                {
-                    let gone = other.remove(&victim).expect("key just seen");
-                    self.used.fetch_sub(gone.bytes, Ordering::Relaxed);
-                    freed = true;
-                    break;
-                }
+            Slot::Campaign(id) => {
+                let freed = entries.forget_campaign(id);
+                entries.campaigns.insert(id, value);
+                entries.plain_bytes += size;
+                self.plain_used.fetch_add(size, Ordering::Relaxed);
+                freed
             }
-            if !freed {
-                return;
-            }
+        };
+        entries.bytes += size;
+        self.used.fetch_add(size, Ordering::Relaxed);
+        self.release(freed);
+    }
+
+    /// [`RenderCache::fill`] of a campaign body kept packed. Packing takes
+    /// a microsecond or so: it is done only once room for it is likely, and
+    /// outside the shard's lock.
+    fn fill_packed(
+        &self,
+        generation: u64,
+        center: ContactCenterId,
+        id: CampaignId,
+        value: &Rendered,
+    ) {
+        let likely = value.body.len() / 3 + size_of::<Packed>();
+        if self.generation.load(Ordering::Acquire) != generation
+            || !self.make_room(&mut self.lock(center), center, likely)
+        {
+            return;
+        }
+        let Some(packed) = Packed::pack(&value.body, value.etag.as_bytes(), &self.dictionary)
+        else {
+            return;
+        };
+        let size = packed_size(&packed);
+        let mut shard = self.lock(center);
+        if self.generation.load(Ordering::Acquire) != generation
+            || !self.make_room(&mut shard, center, size)
+        {
+            return;
         }
         let entries = shard.entry(center).or_default();
-        let old = match slot {
-            Slot::Campaign(id) => entries.campaigns.insert(id, value),
-            Slot::List(query) => entries.lists.insert(query.into(), value),
-        };
-        let freed = old.map_or(0, |o| o.body.len() + o.etag.len() + 64);
-        entries.bytes = entries.bytes + size - freed;
+        let freed = entries.forget_campaign(id);
+        entries.packed.insert(id, packed);
+        entries.bytes += size;
         self.used.fetch_add(size, Ordering::Relaxed);
-        self.used.fetch_sub(freed, Ordering::Relaxed);
+        self.release(freed);
+    }
+
+    /// Evicts until `size` more bytes fit; false if they cannot. Only other
+    /// contact centers' entries are evicted, a center at a time: from this
+    /// shard if it has one (`HashMap` order is arbitrary, as good as random
+    /// here), else from any shard not locked right now (never wait on a
+    /// second lock: that could deadlock with another fill).
+    fn make_room(&self, shard: &mut Shard, center: ContactCenterId, size: usize) -> bool {
+        while self.used.load(Ordering::Relaxed) + size > self.budget {
+            if let Some(victim) = shard.keys().find(|c| **c != center).copied() {
+                let gone = shard.remove(&victim).expect("key just seen");
+                self.release(gone.freed());
+                continue;
+            }
+            let evicted = self.shards.iter().any(|other| {
+                let Ok(mut other) = other.try_lock() else {
+                    return false;
+                };
+                let Some(victim) = other.keys().next().copied() else {
+                    return false;
+                };
+                let gone = other.remove(&victim).expect("key just seen");
+                self.release(gone.freed());
+                true
+            });
+            if !evicted {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Takes bytes no longer cached off the totals.
+    fn release(&self, freed: Freed) {
+        self.used.fetch_sub(freed.all, Ordering::Relaxed);
+        self.plain_used.fetch_sub(freed.plain, Ordering::Relaxed);
     }
 
     /// Drops one campaign's body and every list of its center.
     pub(crate) fn invalidate_campaign(&self, center: ContactCenterId, id: CampaignId) {
-        let mut shard = self
-            .shard(center)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self.lock(center);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = shard.get_mut(&center) {
-            let mut freed = 0;
-            if let Some(old) = entries.campaigns.remove(&id) {
-                freed += old.body.len() + old.etag.len() + 64;
-            }
-            for (_, old) in entries.lists.drain() {
-                freed += old.body.len() + old.etag.len() + 64;
-            }
-            entries.bytes -= freed;
-            self.used.fetch_sub(freed, Ordering::Relaxed);
+            let mut freed = entries.forget_campaign(id);
+            let lists: usize = entries.lists.drain().map(|(_, old)| plain_size(&old)).sum();
+            entries.bytes -= lists;
+            freed.all += lists;
+            self.release(freed);
         }
     }
 
     /// Drops everything cached for a center.
     pub(crate) fn invalidate_center(&self, center: ContactCenterId) {
-        let mut shard = self
-            .shard(center)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self.lock(center);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(gone) = shard.remove(&center) {
-            self.used.fetch_sub(gone.bytes, Ordering::Relaxed);
+            self.release(gone.freed());
         }
     }
 
@@ -248,7 +367,7 @@ impl RenderCache {
             let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
             self.generation.fetch_add(1, Ordering::AcqRel);
             for (_, gone) in shard.drain() {
-                self.used.fetch_sub(gone.bytes, Ordering::Relaxed);
+                self.release(gone.freed());
             }
         }
     }
@@ -472,6 +591,162 @@ mod tests {
         assert!(cache.used() > 5_000, "the cache is used: {}", cache.used());
         cache.clear();
         assert_eq!(cache.used(), 0);
+    }
+
+    /// A Get campaign body of the usual size, different for each `id`.
+    fn body(id: i64) -> Vec<u8> {
+        format!(
+            r#"{{"campaign":{{"id":{id},"name":"Outbound {id}","status":"paused","strategy":"simple","dial_level":1.5,"dial_level_override":null,"max_dial_time":60,"max_wait_time":5,"max_dial_attempts":3,"amd_enabled":false,"amd_voicemail_message":null,"caller_id_sets":[{{"phone_numbers":["1415555{id:04}"]}}],"use_local_caller_id":false,"asr_optimization_enabled":false,"follow_up_mode":null,"created_at":"2026-02-01T09:00:00.000Z","updated_at":"2026-02-01T09:00:00.000Z"}}}}"#
+        )
+        .into_bytes()
+    }
+
+    impl RenderCache {
+        /// How many of `center`'s campaign bodies are plain, and packed.
+        fn forms(&self, center: ContactCenterId) -> (usize, usize) {
+            self.lock(center)
+                .get(&center)
+                .map_or((0, 0), |e| (e.campaigns.len(), e.packed.len()))
+        }
+
+        /// Checks every byte count against the entries themselves.
+        fn check_counts(&self) {
+            let (mut total, mut plain) = (0, 0);
+            for shard in &self.shards {
+                for (center, e) in shard.lock().unwrap().iter() {
+                    let bytes = e.campaigns.values().map(plain_size).sum::<usize>()
+                        + e.packed.values().map(packed_size).sum::<usize>()
+                        + e.lists.values().map(plain_size).sum::<usize>();
+                    assert_eq!(e.bytes, bytes, "center {center:?}");
+                    let plain_bytes = e.campaigns.values().map(plain_size).sum::<usize>();
+                    assert_eq!(e.plain_bytes, plain_bytes, "center {center:?}");
+                    total += bytes;
+                    plain += plain_bytes;
+                }
+            }
+            assert_eq!(self.used(), total);
+            assert_eq!(self.plain_used.load(Ordering::Relaxed), plain);
+            assert!(plain <= self.budget / PLAIN_SHARE, "{plain} plain");
+            assert!(total <= self.budget, "{total} over {}", self.budget);
+        }
+    }
+
+    #[test]
+    fn a_small_working_set_stays_plain() {
+        let cache = RenderCache::new(1 << 20);
+        for i in 1..=100 {
+            cache.fill(
+                cache.generation(),
+                center(1),
+                Slot::Campaign(campaign(i)),
+                Rendered::new(body(i)),
+            );
+        }
+        assert_eq!(cache.forms(center(1)), (100, 0));
+    }
+
+    #[test]
+    fn bodies_that_do_not_fit_plain_are_packed_and_come_back_whole() {
+        let cache = RenderCache::new(200_000);
+        for i in 1..=2000 {
+            cache.fill(
+                cache.generation(),
+                center(1),
+                Slot::Campaign(campaign(i)),
+                Rendered::new(body(i)),
+            );
+            assert!(cache.used() <= 200_000, "{} after {i}", cache.used());
+        }
+        cache.check_counts();
+        // Plain, about 290 fit.
+        let (plain, packed) = cache.forms(center(1));
+        assert!(plain + packed > 1000, "{plain} plain and {packed} packed");
+        for i in 1..=2000 {
+            if let Some(hit) = cache.get(center(1), Slot::Campaign(campaign(i))) {
+                assert_eq!(&hit.body[..], body(i), "campaign {i}");
+                assert_eq!(hit.etag, Rendered::new(body(i)).etag, "campaign {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_packed_fill_after_an_invalidation_is_dropped() {
+        let cache = RenderCache::new(20_000);
+        let fill = |generation, id| {
+            cache.fill(
+                generation,
+                center(1),
+                Slot::Campaign(campaign(id)),
+                Rendered::new(body(id)),
+            );
+        };
+        for i in 1..=200 {
+            fill(cache.generation(), i);
+        }
+        assert!(cache.forms(center(1)).1 > 0, "some are packed");
+        // The budget is full: the write that drops campaign 1 makes room.
+        assert!(cache.get(center(1), Slot::Campaign(campaign(1))).is_some());
+        let generation = cache.generation();
+        cache.invalidate_campaign(center(1), campaign(1));
+        fill(generation, 500);
+        assert!(
+            cache
+                .get(center(1), Slot::Campaign(campaign(500)))
+                .is_none()
+        );
+        fill(cache.generation(), 500);
+        assert_eq!(
+            &cache
+                .get(center(1), Slot::Campaign(campaign(500)))
+                .unwrap()
+                .body[..],
+            body(500)
+        );
+    }
+
+    #[test]
+    fn byte_counts_stay_exact_through_any_sequence() {
+        let cache = RenderCache::new(30_000);
+        // A fixed pseudo-random sequence (xorshift), so a failure repeats.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for step in 0..20_000 {
+            let c = center(next(3) as i64 + 1);
+            let id = next(300) as i64 + 1;
+            match next(100) {
+                0..70 => {
+                    // Now and then a changed body for the same id.
+                    let version = id + 1000 * next(2) as i64;
+                    cache.fill(
+                        cache.generation(),
+                        c,
+                        Slot::Campaign(campaign(id)),
+                        Rendered::new(body(version)),
+                    );
+                }
+                70..80 => cache.fill(
+                    cache.generation(),
+                    c,
+                    Slot::List("limit=100"),
+                    Rendered::new(vec![b'l'; 500]),
+                ),
+                80..95 => cache.invalidate_campaign(c, campaign(id)),
+                95..99 => cache.invalidate_center(c),
+                _ => cache.clear(),
+            }
+            if step % 97 == 0 {
+                cache.check_counts();
+            }
+        }
+        cache.check_counts();
+        cache.clear();
+        assert_eq!(cache.used(), 0);
+        assert_eq!(cache.plain_used.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod import_claims;
 pub(crate) mod journal;
 pub(crate) mod key_use;
 pub(crate) mod metrics;
+pub(crate) mod packed;
 pub(crate) mod ratelimit;
 pub(crate) mod shared_limit;
 pub(crate) mod watch;
