@@ -82,7 +82,7 @@ fn packed_size(value: &Packed) -> usize {
 }
 
 /// Bytes freed: in all, and of plain campaign bodies.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Freed {
     all: usize,
     plain: usize,
@@ -111,8 +111,8 @@ impl CenterEntries {
 }
 
 /// Rendered bodies, per contact center, within a byte budget. Campaign
-/// bodies are kept as they are sent until they take [`PLAIN_SHARE`] of the
-/// budget, and packed after that (`runtime::packed`), so the budget holds
+/// bodies are kept as they are sent until they take an eighth of the
+/// budget ([`PLAIN_SHARE`]), and packed after that (`runtime::packed`), so the budget holds
 /// four or five times as many: a hit on a packed body costs its unpacking,
 /// a fraction of a microsecond; a miss, a storage read several times that.
 /// A body keeps the form it was cached in: moving bodies between forms
