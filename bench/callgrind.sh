@@ -14,7 +14,10 @@
 # serve an existing database file instead of the demo's, with that API key,
 # sending requests from that wrk Lua script (bench/size_bench.py --keep DIR
 # leaves both): e.g. DATABASE=DIR/large.db KEY=$(cat DIR/large.key)
-# SCRIPT=DIR/large.lua for random reads over 1,000,000 campaigns. Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
+# SCRIPT=DIR/large.lua for random reads over 1,000,000 campaigns. WARMUP sets
+# campaignd's uncounted warm-up in whole seconds (default 3): a large
+# database's render cache takes many more requests to fill, minutes under
+# valgrind (WARMUP=150 for the 1,000,000-campaign case). Needs valgrind and wrk. Note: under valgrind the CPU reports no SHA
 # extensions, so key hashing counts at its software cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +25,8 @@ path=${1:-/api/v4/campaigns/3}
 top=${2:-40}
 work=$(mktemp -d /tmp/campaignd-callgrind.XXXXXX)
 # KEEP=1 keeps the dumps (for callgrind_annotate --tree=caller and the like).
-# WARMUP=S sets campaignd's uncounted warm-up (default 3 s): a large database's
-# render cache takes many more requests to fill, several minutes under
-# valgrind (WARMUP=240 for the 1,000,000-campaign case).
 warmup=${WARMUP:-3}
+warmup=${warmup%s}
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "dumps kept in $work" || rm -rf "$work"' EXIT
 
 if [ -z "${CAMPAIGND_BIN:-}" ] || [ -z "${CEILING_BIN:-}" ]; then

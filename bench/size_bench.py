@@ -7,7 +7,8 @@ holds ten centers of 100,000 (1,000,000 in all). Each run GETs random ids
 of one center with its key. Runs alternate small, large in interleaved
 rounds; the large/small ratio of requests per second (and of p50 latency)
 is taken within each round, and the medians reported, with each server's
-peak RSS.
+peak RSS and its render cache's share of hits (from /metrics; per round for
+the large case, whose cache fills in the first round).
 
 Usage: bench/size_bench.py [--duration S] [--rounds N] [--keep DIR] [--campaignd PATH]
   --keep       reuse (or build and keep) the two databases in DIR
