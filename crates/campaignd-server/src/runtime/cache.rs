@@ -135,7 +135,7 @@ pub(crate) struct RenderCache {
 const FILL_STRIPES: usize = 64;
 
 /// The share of the budget plain campaign bodies may take (1 / this):
-/// about 4,600 bodies in the default 24 MiB, whichever filled while there
+/// about 3,800 bodies in the default 20 MiB, whichever filled while there
 /// was room.
 const PLAIN_SHARE: usize = 8;
 

@@ -88,7 +88,7 @@ fn config_show_layers_defaults_then_file_then_environment_then_flags() {
         shown(&out, "server", "listen"),
         "listen = \"127.0.0.1:7000\"  # from other.toml"
     );
-    assert_eq!(shown(&out, "server", "cache_mb"), "cache_mb = 24");
+    assert_eq!(shown(&out, "server", "cache_mb"), "cache_mb = 20");
 }
 
 #[test]

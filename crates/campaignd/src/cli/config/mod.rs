@@ -174,7 +174,7 @@ impl Default for Config {
                 request_timeout: Duration::from_secs(10),
                 shutdown_delay: Duration::from_secs(1),
                 shutdown_grace: Duration::from_secs(30),
-                cache_mb: 24,
+                cache_mb: 20,
                 worker_threads: None,
                 demo: false,
             },
