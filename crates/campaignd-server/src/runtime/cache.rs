@@ -635,42 +635,45 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_small_working_set_stays_plain() {
-        let cache = RenderCache::new(1 << 20);
-        for i in 1..=100 {
+    /// Fills center 1's campaigns `ids` with their [`body`], each at the
+    /// current generation.
+    fn fill_bodies(cache: &RenderCache, ids: std::ops::RangeInclusive<i64>) {
+        for i in ids {
             cache.fill(
                 cache.generation(),
                 center(1),
                 Slot::Campaign(campaign(i)),
                 Rendered::new(body(i)),
             );
+            assert!(cache.used() <= cache.budget, "{} after {i}", cache.used());
         }
+    }
+
+    #[test]
+    fn a_small_working_set_stays_plain() {
+        let cache = RenderCache::new(1 << 20);
+        fill_bodies(&cache, 1..=100);
         assert_eq!(cache.forms(center(1)), (100, 0));
     }
 
     #[test]
     fn bodies_that_do_not_fit_plain_are_packed_and_come_back_whole() {
         let cache = RenderCache::new(200_000);
-        for i in 1..=2000 {
-            cache.fill(
-                cache.generation(),
-                center(1),
-                Slot::Campaign(campaign(i)),
-                Rendered::new(body(i)),
-            );
-            assert!(cache.used() <= 200_000, "{} after {i}", cache.used());
-        }
+        fill_bodies(&cache, 1..=2000);
         cache.check_counts();
         // Kept plain, about 370 would fit.
         let (plain, packed) = cache.forms(center(1));
         assert!(plain + packed > 1000, "{plain} plain and {packed} packed");
+        // Every body held is served, whole, with its tag.
+        let mut hits = 0;
         for i in 1..=2000 {
             if let Some(hit) = cache.get(center(1), Slot::Campaign(campaign(i))) {
                 assert_eq!(&hit.body[..], body(i), "campaign {i}");
                 assert_eq!(hit.etag, Rendered::new(body(i)).etag, "campaign {i}");
+                hits += 1;
             }
         }
+        assert_eq!(hits, plain + packed);
     }
 
     #[test]
@@ -684,9 +687,7 @@ mod tests {
                 Rendered::new(body(id)),
             );
         };
-        for i in 1..=200 {
-            fill(cache.generation(), i);
-        }
+        fill_bodies(&cache, 1..=200);
         assert!(cache.forms(center(1)).1 > 0, "some are packed");
         // The budget is full: the write that drops campaign 1 makes room.
         assert!(cache.get(center(1), Slot::Campaign(campaign(1))).is_some());

@@ -22,6 +22,7 @@ const TAG_LEN: usize = size_of::<EntityTag>();
 pub(crate) struct Dictionary(Box<[u8]>);
 
 impl Dictionary {
+    /// The dictionary of this build's rendering.
     pub(crate) fn new() -> Self {
         let at: Timestamp = field(r#""2026-01-01T00:00:00.000Z""#);
         let samples = [
