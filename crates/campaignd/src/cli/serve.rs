@@ -1,8 +1,10 @@
 //! `campaignd serve`: open the database, seed the demo if asked, serve
 //! until a signal.
 
+use std::net::SocketAddr;
+
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::cli::config::Config;
 use crate::cli::{db, demo, snapshot};
@@ -38,8 +40,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let listen = config.server.listen;
-    let listener = TcpListener::bind(listen)
-        .await
+    let listener = bind(listen, config.server.max_connections.max(MIN_BACKLOG))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let emulator = emulator_config(&config)?;
@@ -109,4 +110,27 @@ fn emulator_config(
         },
         generated,
     )))
+}
+
+/// The least accept queue [`bind`] asks for.
+const MIN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` whose accept queue holds `backlog` connections (the
+/// kernel caps it at `net.core.somaxconn`). `TcpListener::bind` asks for
+/// 128, the standard library's figure: a burst of more new connections
+/// than that while the accept loop is busy overflowed it, and the kernel
+/// dropped their SYNs or final ACKs for the clients to retry a second or
+/// more later. Connections over `--max-connections` also wait here.
+fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted node rebinds at once,
+    // without waiting out the last one's TIME_WAIT connections.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }

@@ -91,6 +91,16 @@ impl Node {
             .expect("the server's /proc/PID/fd")
             .count()
     }
+
+    /// How many of its file descriptors are sockets: the listener and the
+    /// connections, not the database files it opens and closes as it goes.
+    pub(crate) fn open_sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("the server's /proc/PID/fd")
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    }
 }
 
 impl Drop for Node {
