@@ -555,7 +555,8 @@ mod tests {
     }
 
     /// Three nodes (each its own connection and leases) hammering one key
-    /// admit what one node would: the burst, then the rate, within 5 %.
+    /// admit what one node would: the burst, then the rate, at most 5 %
+    /// over it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn three_nodes_admit_one_budget_between_them() {
         let Some(url) = redis_url() else { return };
@@ -580,25 +581,35 @@ mod tests {
             .map(|node| {
                 tokio::spawn(async move {
                     let mut admitted = 0u64;
+                    let mut last = started;
                     while started.elapsed() < run_for {
-                        if node.check(subject).await.allowed {
+                        let allowed = node.check(subject).await.allowed;
+                        last = Instant::now();
+                        if allowed {
                             admitted += 1;
                         }
                         tokio::task::yield_now().await;
                     }
-                    admitted
+                    (admitted, last)
                 })
             })
             .collect();
         let mut admitted = 0;
+        let mut ended = started;
         for task in tasks {
-            admitted += task.await.unwrap();
+            let (count, last) = task.await.unwrap();
+            admitted += count;
+            ended = ended.max(last);
         }
-        let elapsed = started.elapsed().as_secs_f64();
+        // Up to the last decision: no token refilled after it counts.
+        let elapsed = (ended - started).as_secs_f64();
         let expected = 100.0 + 200.0 * elapsed;
         let admitted = admitted as f64;
+        // Over by 5 % at most (three budgets would admit about three times
+        // as much); under by a fifth at most (tokens refill only up to the
+        // burst, so tasks a busy machine stalls leave some unused).
         assert!(
-            (admitted - expected).abs() <= expected * 0.05,
+            admitted <= expected * 1.05 && admitted >= expected * 0.8,
             "admitted {admitted}, one node would admit {expected:.0}"
         );
         assert!(nodes.iter().all(|n| !n.fallback()));
@@ -609,32 +620,44 @@ mod tests {
     #[tokio::test]
     async fn the_burst_is_shared_exactly() {
         let Some(url) = redis_url() else { return };
-        let name = fresh_name("burst");
-        let q = quota(1, 5);
-        let a = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
-        let b = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
-        let subject = Subject::Key(ApiKeyId::new(7).unwrap());
-        let mut allowed = 0;
-        for i in 0..10 {
-            let node = if i % 2 == 0 { &a } else { &b };
-            if node.check(subject).await.allowed {
-                allowed += 1;
+        // A token refills each second: a run a busy machine stretched past
+        // most of one is not exact, so it is run again on a fresh bucket.
+        for _ in 0..3 {
+            let name = fresh_name("burst");
+            let q = quota(1, 5);
+            let a = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
+            let b = SharedLimiter::new(q, "test", &name, RedisLink::new(&url).unwrap());
+            let subject = Subject::Key(ApiKeyId::new(7).unwrap());
+            let started = Instant::now();
+            let mut allowed = 0;
+            for i in 0..10 {
+                let node = if i % 2 == 0 { &a } else { &b };
+                if node.check(subject).await.allowed {
+                    allowed += 1;
+                }
             }
+            let refused = a.check(subject).await;
+            let took = started.elapsed();
+            if took >= Duration::from_millis(400) {
+                eprintln!("the calls took {took:?}; again");
+                continue;
+            }
+            assert_eq!(allowed, 5);
+            assert!(!refused.allowed);
+            assert!(
+                refused.retry_after > Duration::from_millis(500),
+                "{refused:?}"
+            );
+            assert!(refused.retry_after <= Duration::from_secs(1), "{refused:?}");
+            // Another key is unaffected.
+            assert!(
+                b.check(Subject::Key(ApiKeyId::new(8).unwrap()))
+                    .await
+                    .allowed
+            );
+            return;
         }
-        assert_eq!(allowed, 5);
-        let refused = a.check(subject).await;
-        assert!(!refused.allowed);
-        assert!(
-            refused.retry_after > Duration::from_millis(500),
-            "{refused:?}"
-        );
-        assert!(refused.retry_after <= Duration::from_secs(1), "{refused:?}");
-        // Another key is unaffected.
-        assert!(
-            b.check(Subject::Key(ApiKeyId::new(8).unwrap()))
-                .await
-                .allowed
-        );
+        panic!("three runs each took 400 ms or more");
     }
 
     /// With Redis unreachable a node decides alone, at once, with its own
@@ -664,8 +687,9 @@ mod tests {
             assert_eq!(limiter.peek(other).await.remaining, 3);
         }
         assert!(limiter.check(other).await.allowed);
+        // Eleven calls that each waited out the timeout would take 2.2 s.
         assert!(
-            started.elapsed() < CALL_TIMEOUT * 2,
+            started.elapsed() < CALL_TIMEOUT * 5,
             "{:?}",
             started.elapsed()
         );

@@ -494,9 +494,11 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
     let later = server.manager(center).await;
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
     for worker in 0..6 {
-        let (server_url, key, stop) = (server.url(""), key.clone(), stop.clone());
+        let (server_url, key, stop, answered) =
+            (server.url(""), key.clone(), stop.clone(), answered.clone());
         clients.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut statuses = Vec::new();
@@ -516,12 +518,22 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
                         .await
                 };
                 statuses.push(reply.expect("answered").status().as_u16());
+                answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             statuses
         }));
     }
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Each reset lands among requests: 20 more answered since the last.
+        let waiting = Instant::now();
+        let before = answered.load(std::sync::atomic::Ordering::Relaxed);
+        while answered.load(std::sync::atomic::Ordering::Relaxed) < before + 20 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(10),
+                "the clients are not being answered"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let reset = control(&server, "POST", "/_campaignd/reset", None).await;
         assert_eq!(reset.status, 200, "{}", reset.text());
         assert!(reset.json()["reset"]["took_ms"].is_u64());
@@ -531,7 +543,7 @@ async fn a_reset_under_load_restores_the_start_without_a_5xx() {
     for client in clients {
         statuses.extend(client.await.unwrap());
     }
-    assert!(statuses.len() > 50, "{} requests", statuses.len());
+    assert!(statuses.len() >= 60, "{} requests", statuses.len());
     let failed: Vec<_> = statuses.iter().filter(|s| **s >= 500).collect();
     assert!(failed.is_empty(), "5xx during resets: {failed:?}");
     assert!(statuses.contains(&201) && statuses.contains(&200));

@@ -423,7 +423,7 @@ async fn concurrent_misses_of_one_list_read_storage_once() {
 #[tokio::test]
 async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeout() {
     let mut settings = Settings::default();
-    settings.config.request_timeout = Duration::from_millis(300);
+    settings.config.request_timeout = Duration::from_secs(1);
     let (server, store, key) = faulty_server(settings).await;
     store.set("list_campaigns", Fault::Stall);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -437,9 +437,10 @@ async fn requests_waiting_on_a_stalled_fill_answer_503_within_the_request_timeou
     for reply in futures_util::future::join_all(requests).await {
         assert_eq!(reply.unwrap().status(), 503);
     }
-    // One after another they would take 8 x 300 ms.
+    // One after another they would take 8 x 1 s; together, the timeout
+    // and what a busy machine adds to it.
     let waited = started.elapsed();
-    assert!(waited < Duration::from_millis(1200), "{waited:?}");
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
     assert!(store.calls("list_campaigns") >= 1);
     server.stop().await.unwrap();
 }

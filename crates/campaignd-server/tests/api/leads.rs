@@ -288,7 +288,9 @@ async fn slowed() -> (TestServer, Arc<FaultyStore>, String) {
 #[tokio::test]
 async fn a_second_import_into_a_campaign_while_one_runs_is_refused_and_the_first_completes() {
     let (server, faulty, key) = slowed().await;
-    faulty.set("import_leads", Fault::Delay(Duration::from_millis(400)));
+    // Long enough for the second import to arrive while the first is held,
+    // on a busy machine too.
+    faulty.set("import_leads", Fault::Delay(Duration::from_secs(3)));
     let thousand = Value::Array(numbers(0, 1000));
     let first = import(&server, &key, "3", &thousand);
     let second = async {

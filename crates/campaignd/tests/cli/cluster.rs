@@ -253,21 +253,27 @@ async fn three_nodes_admit_what_one_node_would() {
             let path = path.clone();
             tokio::spawn(async move {
                 let mut statuses = BTreeMap::<u16, u64>::new();
+                let mut last = started;
                 while started.elapsed() < run_for {
                     let status = cluster.get(client, &path).send().await.unwrap().status();
+                    last = Instant::now();
                     *statuses.entry(status.as_u16()).or_default() += 1;
                 }
-                statuses
+                (statuses, last)
             })
         })
         .collect();
     let mut statuses = BTreeMap::<u16, u64>::new();
+    let mut ended = started;
     for client in clients {
-        for (status, n) in client.await.unwrap() {
+        let (answered, last) = client.await.unwrap();
+        for (status, n) in answered {
             *statuses.entry(status).or_default() += n;
         }
+        ended = ended.max(last);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    // Up to the last answer: no token refilled after it was admitted.
+    let elapsed = (ended - started).as_secs_f64();
     let admitted = statuses.get(&200).copied().unwrap_or(0) as f64;
     let expected = burst + per_second * elapsed;
     eprintln!("three nodes admitted {admitted} in {elapsed:.2} s; one node admits {expected:.1}");
@@ -276,8 +282,11 @@ async fn three_nodes_admit_what_one_node_would() {
         [200, 429],
         "{statuses:?}"
     );
+    // Over by 5 % at most: three budgets would admit about three times as
+    // much. Under by a fifth at most: tokens refill only up to the burst,
+    // so clients a busy machine stalls leave some unused.
     assert!(
-        (admitted - expected).abs() <= expected * 0.05,
+        admitted <= expected * 1.05 && admitted >= expected * 0.8,
         "three nodes admitted {admitted}; one node admits {expected:.0} in {elapsed:.2} s ({statuses:?})"
     );
     for node in 0..3 {
@@ -440,8 +449,11 @@ async fn with_postgres_stopped_under_load_nodes_answer_503_at_once_and_serve_aga
         statuses.get(&503).is_some_and(|n| *n > 0),
         "the outage was seen: {statuses:?}"
     );
+    // A request may wait for a pooled connection (1 s) and then for a new
+    // one to open (1 s more) before its 503; a hang lasts the request
+    // timeout (10 s).
     assert!(
-        slowest < Duration::from_secs(2),
+        slowest < Duration::from_secs(4),
         "an answer took {slowest:?}"
     );
     assert!(
